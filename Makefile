@@ -1,0 +1,50 @@
+# MaskPortal: `make run` serves the platform on 127.0.0.1:8000; `make test` runs the tests.
+# Both set up everything first (a .venv in the repo root, pinned dependencies, migrations).
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export DJANGO_SETTINGS_MODULE ?= maskportal.settings.development
+
+.PHONY: run test lint bench setup migrate admin browser clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --upgrade pip wheel
+
+$(STAMP): $(BIN)/python requirements.txt requirements-nodeps.txt
+	$(BIN)/pip install -r requirements.txt
+	$(BIN)/pip install --no-deps -r requirements-nodeps.txt
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+migrate: setup
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py collectstatic --noinput -v 0
+
+admin: migrate
+	$(BIN)/python manage.py ensure_admin
+
+run: admin
+	@echo "MaskPortal on http://$${HOST:-127.0.0.1}:$${PORT:-8000}/  (web + worker + training worker + beat; Ctrl-C stops all)"
+	$(BIN)/honcho start
+
+# Debian's Chromium and its driver for the browser tests (Playwright drives it; no browser download).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium missing: browser tests will be skipped (sudo apt-get install chromium)"; fi; }
+
+test: setup browser
+	DJANGO_SETTINGS_MODULE=maskportal.settings.test $(BIN)/pytest $(PYTEST_ARGS)
+
+lint: setup
+	$(BIN)/ruff check .
+
+bench: setup
+	@for script in benchmarks/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+clean:
+	rm -rf var/test var/staticfiles

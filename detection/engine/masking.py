@@ -1,0 +1,91 @@
+"""Draw a synthetic face mask from facial landmarks.
+
+Used to test the classifier on real photos and by enrolment to add masked variants of a
+person, so people are still recognised behind a mask.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+MASK_SHAPES = ("surgical", "cloth", "n95")
+#: Light blue of a surgical mask, as RGB.
+DEFAULT_COLOR = (160, 200, 230)
+
+
+def _outline_from_5(points: np.ndarray, shape: str) -> np.ndarray:
+    """Mask outline from 5 points (eye, eye, nose, mouth corner, mouth corner)."""
+    eye_l, eye_r, nose, mouth_l, mouth_r = points.astype(np.float64)
+    eyes_mid = (eye_l + eye_r) / 2
+    mouth_mid = (mouth_l + mouth_r) / 2
+    across = eye_r - eye_l
+    eye_dist = max(float(np.linalg.norm(across)), 1.0)
+    ux = across / eye_dist  # along the face, left to right
+    uy = np.array([-ux[1], ux[0]])  # down the face
+    if np.dot(uy, mouth_mid - eyes_mid) < 0:
+        uy = -uy
+    down = float(np.dot(mouth_mid - eyes_mid, uy))  # eyes-to-mouth height
+    top = eyes_mid + uy * down * (0.32 if shape != "n95" else 0.25)
+    half = eye_dist * (1.05 if shape != "n95" else 0.95)
+    chin = mouth_mid + uy * down * (0.8 if shape != "cloth" else 0.9)
+    mid = mouth_mid - uy * down * 0.15
+    outline = [
+        top - ux * half * 0.55,
+        top + ux * half * 0.55,
+        top + ux * half * 0.95 + uy * down * 0.25,
+        mid + ux * half,
+        mouth_mid + ux * half * 0.9 + uy * down * 0.5,
+        chin + ux * half * 0.45,
+        chin,
+        chin - ux * half * 0.45,
+        mouth_mid - ux * half * 0.9 + uy * down * 0.5,
+        mid - ux * half,
+        top - ux * half * 0.95 + uy * down * 0.25,
+    ]
+    return np.asarray(outline)
+
+
+def _outline_from_68(points: np.ndarray) -> np.ndarray:
+    """Mask outline from dlib's 68 points: the jaw line below the cheeks, up to the nose bridge."""
+    jaw = points[2:15]
+    bridge = points[28]
+    return np.vstack([jaw, bridge[None, :]]).astype(np.float64)
+
+
+def draw_mask(
+    image: np.ndarray,
+    landmarks: np.ndarray,
+    shape: str = "surgical",
+    color: tuple[int, int, int] = DEFAULT_COLOR,
+) -> np.ndarray:
+    """A copy of the RGB image with a mask drawn over nose, mouth and chin.
+
+    `landmarks` is (5, 2) as the detectors return, or (68, 2) in dlib's order.
+    """
+    if shape not in MASK_SHAPES:
+        raise ValueError(f"unknown mask shape {shape!r}; choose one of {MASK_SHAPES}")
+    points = np.asarray(landmarks, dtype=np.float64).reshape(-1, 2)
+    if len(points) == 5:
+        outline = _outline_from_5(points, shape)
+    elif len(points) == 68:
+        outline = _outline_from_68(points)
+    else:
+        raise ValueError(f"expected 5 or 68 landmarks, got {len(points)}")
+    out = image.copy()
+    poly = np.round(outline).astype(np.int32)
+    cv2.fillPoly(out, [poly], color, lineType=cv2.LINE_AA)
+    # Shading and pleats make it look like fabric rather than a flat sticker.
+    shade = tuple(int(c * 0.8) for c in color)
+    cv2.polylines(out, [poly], True, shade, max(1, int(np.ptp(poly[:, 0]) / 60)), cv2.LINE_AA)
+    if shape == "surgical":
+        x_min, x_max = poly[:, 0].min(), poly[:, 0].max()
+        y_min, y_max = poly[:, 1].min(), poly[:, 1].max()
+        inside = np.zeros(out.shape[:2], dtype=np.uint8)
+        cv2.fillPoly(inside, [poly], 1)
+        pleats = out.copy()
+        for k in (0.35, 0.55, 0.75):
+            y = int(y_min + (y_max - y_min) * k)
+            cv2.line(pleats, (int(x_min), y), (int(x_max), y), shade, max(1, int((y_max - y_min) / 40)))
+        out = np.where(inside[:, :, None] == 1, pleats, out)
+    return out

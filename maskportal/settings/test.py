@@ -1,0 +1,19 @@
+"""pytest: fast hashing and a private var/ (database file, media, broker); back ends from the environment."""
+
+import os
+from pathlib import Path
+
+os.environ.setdefault("MASKPORTAL_VAR_DIR", str(Path(__file__).resolve().parents[2] / "var" / "test"))
+
+from .base import *  # noqa: E402, F403
+from .base import DATABASES, STATIC_ROOT  # noqa: E402
+
+# A worker process started by a test must open the test database, not the real one.
+if os.environ.get("MASKPORTAL_TEST_DB_NAME"):
+    DATABASES["default"]["NAME"] = os.environ["MASKPORTAL_TEST_DB_NAME"]
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+DEBUG = False
+
+WHITENOISE_USE_FINDERS = True
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)

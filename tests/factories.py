@@ -1,0 +1,34 @@
+"""factory_boy factories shared by the test suite."""
+
+import factory
+from django.contrib.auth import get_user_model
+
+from accounts.roles import ADMIN, STAFF, set_role
+
+PASSWORD = "correct-horse-battery-staple"
+
+
+def _role(default: str) -> factory.PostGeneration:
+    """`UserFactory(role_name="Admin")` picks the role; saving here also keeps the password."""
+
+    def assign(user, create, extracted, **kwargs):
+        user.save()
+        if create:
+            set_role(user, extracted or default)
+
+    return factory.PostGeneration(assign)
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda o: f"{o.username}@example.org")
+    password = factory.PostGenerationMethodCall("set_password", PASSWORD)
+    role_name = _role(STAFF)
+
+
+class AdminFactory(UserFactory):
+    role_name = _role(ADMIN)

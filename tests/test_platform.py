@@ -1,0 +1,107 @@
+"""Platform plumbing on the configured back ends: Celery, Channels, migrations, settings."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+from channels.layers import get_channel_layer
+from channels.routing import URLRouter
+from channels.testing import WebsocketCommunicator
+from django.conf import settings
+from django.core.management import call_command
+
+from maskportal import realtime
+from maskportal.celery import ping
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_celery_round_trip_through_a_real_worker(celery_worker):
+    assert ping.delay("hello").get(timeout=60) == "hello"
+    expected = "redis" if settings.REDIS_URL else "filesystem"
+    assert settings.CELERY_BROKER_URL.startswith(expected)
+
+
+def _application():
+    from channels.auth import AuthMiddlewareStack
+
+    from accounts.ws_auth import TokenAuthMiddleware
+    from maskportal.routing import websocket_urlpatterns
+
+    return AuthMiddlewareStack(TokenAuthMiddleware(URLRouter(websocket_urlpatterns)))
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_websocket_round_trip_between_groups(admin_user, staff_user):
+    from channels.db import database_sync_to_async
+    from rest_framework.authtoken.models import Token
+
+    admin_token = await database_sync_to_async(Token.objects.create)(user=admin_user)
+    staff_token = await database_sync_to_async(Token.objects.create)(user=staff_user)
+    first = WebsocketCommunicator(_application(), f"/ws/notifications/?token={admin_token.key}")
+    second = WebsocketCommunicator(_application(), f"/ws/notifications/?token={staff_token.key}")
+    assert (await first.connect())[0] and (await second.connect())[0]
+
+    layer = get_channel_layer()
+    await layer.group_send(realtime.user_group(admin_user.pk), {"type": realtime.EVENT_TYPE, "message": {"type": "alert", "text": "to admin"}})
+    assert (await first.receive_json_from(timeout=5))["text"] == "to admin"
+    assert await second.receive_nothing(timeout=0.5)
+
+    await realtime.apublish(realtime.DASHBOARD_GROUP, realtime.message("alert", level="info", text="everyone"))
+    assert (await first.receive_json_from(timeout=5))["text"] == "everyone"
+    assert (await second.receive_json_from(timeout=5))["text"] == "everyone"
+
+    await second.send_json_to({"type": "ping", "id": 7})
+    assert await second.receive_json_from(timeout=5) == {"type": "pong", "id": 7}
+    await first.disconnect()
+    await second.disconnect()
+
+
+async def test_anonymous_websocket_is_refused():
+    communicator = WebsocketCommunicator(_application(), "/ws/notifications/")
+    connected, code = await communicator.connect()
+    assert not connected and code == 4401
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_bad_token_websocket_is_refused():
+    communicator = WebsocketCommunicator(_application(), "/ws/notifications/?token=nope")
+    connected, _ = await communicator.connect()
+    assert not connected
+
+
+@pytest.mark.django_db
+def test_no_missing_migrations():
+    call_command("makemigrations", "--check", "--dry-run", verbosity=0)
+
+
+@pytest.mark.parametrize("mode", ["development", "production", "test"])
+def test_settings_load_in_every_mode(mode):
+    env = dict(os.environ, DJANGO_SETTINGS_MODULE=f"maskportal.settings.{mode}", SECRET_KEY="x" * 60, ALLOWED_HOSTS="example.org")
+    code = "import django; django.setup(); from django.conf import settings; print(settings.DEBUG)"
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+
+
+def test_production_settings_pass_deploy_checks():
+    env = dict(
+        os.environ,
+        DJANGO_SETTINGS_MODULE="maskportal.settings.production",
+        SECRET_KEY="k3y-" + "x9Q#" * 20,
+        ALLOWED_HOSTS="maskportal.example.org",
+    )
+    out = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=REPO, env=env, capture_output=True, text=True,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+
+
+def test_publish_from_another_process_reaches_the_web_process_without_redis(tmp_path, settings):
+    """The embedded outbox: a message published where no relay runs is left for the web process."""
+    if settings.REDIS_URL:
+        pytest.skip("with Redis every process shares the channel layer")
+    settings.REALTIME_OUTBOX_DIR = tmp_path
+    realtime.publish("dashboard", realtime.message("alert", text="from a worker"))
+    assert len(list(tmp_path.glob("*.json"))) == 1

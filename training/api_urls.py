@@ -1,0 +1,3 @@
+"""REST API v1 routes of the training app."""
+
+urlpatterns: list = []

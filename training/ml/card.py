@@ -1,0 +1,161 @@
+"""The model card written beside every exported classifier (Markdown).
+
+It records what a model was trained on and how, how good it is, and the SHA-256 of the exact
+``.tflite`` it describes, so a card can never silently describe another file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+
+from training.ml.augment import BLUR_PROB, DOWNSCALE_PROB, JITTER_SCALE, JITTER_SHIFT, MIN_FACE_PX
+from training.ml.data import CONTEXT_MARGIN
+from training.ml.faces import TRAINING_DETECTOR
+
+BENCHMARK_START = "<!-- benchmark:start -->"
+BENCHMARK_END = "<!-- benchmark:end -->"
+
+SOURCES = """\
+- **mask-classification** (train / val): the Kaggle "Face Mask Dataset" by Omkar Gurav (7,553 images),
+  as mirrored on GitHub in dataIA-2021/Projet_10_Eric_Cesar; exact duplicates removed (7,281 left), fixed
+  split by source md5 (`manifest.csv`). Many with_mask images are real photos, some have masks pasted on.
+- **mask-detection-dev** (evaluation only): the Kaggle "Face Mask Detection" dataset by andrewmvd (CC0),
+  530 photos as mirrored in hittheant/475Project; faces cropped from its ground-truth boxes.
+- **ImageNet weights**: MobileNetV2 1.0 224 from google-coral/test_data (Apache-2.0),
+  `tf2_mobilenet_v2_1.0_224_ptq.tflite`, dequantised into Keras by `training/ml/imagenet_import.py`."""
+
+
+def _pct(x) -> str:
+    return "n/a" if x is None else f"{100 * x:.2f}%"
+
+
+def _metrics_table(name: str, m: dict) -> list[str]:
+    rows = [
+        f"| {name} | {m['n']} | {_pct(m['accuracy'])} | "
+        + " | ".join(
+            f"{m['per_class'][c]['precision']:.4f} / {m['per_class'][c]['recall']:.4f} / "
+            f"{m['per_class'][c]['f1']:.4f}"
+            for c in ("with_mask", "without_mask")
+        )
+        + f" | {m['roc_auc']:.4f} | {m['ece']:.4f} |"
+    ]
+    return rows
+
+
+def write_card(
+    path: Path | str,
+    *,
+    sha256: str,
+    size_bytes: int,
+    metrics: dict,
+    params: dict,
+    history: list[dict],
+    command: str,
+) -> Path:
+    """Render the card; the text between the benchmark markers is filled by benchmarks/."""
+    path = Path(path)
+    size = params["input_size"]
+    lines = [
+        "# Mask classifier (`mask_classifier.tflite`)",
+        "",
+        "Binary classifier for one face crop: probability that the face wears a mask.",
+        "",
+        f"- **File**: `mask_classifier.tflite`, {size_bytes / 1e6:.2f} MB, SHA-256 `{sha256}`",
+        f"- **Trained**: {dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M UTC')}",
+        f"- **Training command**: `{command}`",
+        f"- **Training time**: {params['training_seconds']} s on this machine (2 shared CPU cores)",
+        "",
+        "## Interface",
+        f"- Input: float32 RGB pixels in 0..255, shape (N, {size}, {size}, 3); the model rescales to",
+        "  [-1, 1] itself (a Rescaling layer).",
+        "- Output: shape (N, 1), sigmoid probability of `with_mask` (0.5 threshold for the label).",
+        "- Crops: always `detection.engine.crops.crop_face(image_rgb, box, size)` (square, margin"
+        " 0.15 of the box side on every side, edge-replicated outside the frame).",
+        "- Weights and activations int8 (full-integer post-training quantisation calibrated on 300"
+        " training crops); float32 in and out.",
+        "",
+        "## Architecture and training",
+        f"- MobileNetV2 (alpha 1.0) at {size} px, global average pooling, dropout"
+        f" {params['dropout']}, one sigmoid unit. Initial weights: {params['initial_weights']}.",
+        f"- Phase 1: {params['epochs_head']} epochs of the new head on frozen-backbone features"
+        f" (Adam {params['head_lr']}). Phase 2: up to {params['epochs_finetune_max']} epochs"
+        f" fine-tuning from `{params['finetune_from']}` to the top (Adam {params['finetune_lr']},"
+        f" batch {params['batch_size']}), early stopping on {params['early_stopping']}.",
+        f"- Class weights {params['class_weight']}; seed {params['seed']}.",
+        "",
+        "## Data and preprocessing",
+        f"- Data: `{params['data_source']}`. Train {metrics['data']['train']}, val"
+        f" {metrics['data']['val']} (fixed manifest split, or a content-hash split for plain"
+        " folders).",
+        f"- Faces found with the engine's detector `{TRAINING_DETECTOR}` (the most prominent face);"
+        f" where none is found the whole photo is used ({100 * (1 - metrics['data']['face_found_rate']):.1f}%"
+        " of photos). Crops exactly as the engine crops at run time.",
+        f"- Augmentation (tf.data + Keras preprocessing layers): detector-like box jitter (scale"
+        f" {JITTER_SCALE}, shift ±{JITTER_SHIFT} of the side, from a context crop with margin"
+        f" {CONTEXT_MARGIN}), horizontal flip, rotation ±14°, zoom ±10%, brightness ±15%,"
+        f" contrast ±25%, 5% grayscale, {int(100 * DOWNSCALE_PROB)}% down-scaled to"
+        f" {MIN_FACE_PX}..{size // 2} px and back (small distant faces), {int(100 * BLUR_PROB)}%"
+        " 3x3 blur.",
+        "",
+        "## Metrics",
+        "",
+        "| set | n | accuracy | with_mask P / R / F1 | without_mask P / R / F1 | ROC AUC | ECE |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    lines += _metrics_table("val, Keras float", metrics["val_keras"])
+    lines += _metrics_table("val, exported TFLite int8", metrics["val_tflite"])
+    dev = metrics.get("dev_ground_truth_crops")
+    if dev:
+        lines += _metrics_table("mask-detection-dev GT crops (TFLite)", dev)
+    lines += [
+        "",
+        f"TFLite minus Keras val accuracy: {metrics['tflite_minus_keras_accuracy_points']:+.3f} points.",
+    ]
+    if dev:
+        by = dev["accuracy_by_face_height"]
+        lines += [
+            "",
+            "mask-detection-dev ground-truth crops by face height: "
+            + ", ".join(f"{k} px {_pct(v['accuracy'])} (n={v['n']})" for k, v in by.items())
+            + f". `mask_weared_incorrect` faces (n={dev['mask_weared_incorrect']['n']}) called"
+            f" with_mask: {_pct(dev['mask_weared_incorrect']['share_predicted_with_mask'])}.",
+        ]
+    lines += ["", "Training history (per epoch):", "", "| phase | epoch | loss | acc | val_loss | val_acc |", "|---|---|---|---|---|---|"]
+    for h in history:
+        lines.append(
+            f"| {h['phase']} | {h['epoch']} | {h.get('loss', float('nan')):.4f} | "
+            f"{h.get('accuracy', float('nan')):.4f} | {h.get('val_loss', float('nan')):.4f} | "
+            f"{h.get('val_accuracy', float('nan')):.4f} |"
+        )
+    lines += [
+        "",
+        "## Benchmarks",
+        BENCHMARK_START,
+        "(not run yet: `python benchmarks/mask_classifier.py`)",
+        BENCHMARK_END,
+        "",
+        "## Sources and credits",
+        SOURCES,
+        "",
+        "## Limits",
+        "- Trained on close-up faces, many with pasted-on masks; judged on street photos by the",
+        "  dev-set figures above. `mask_weared_incorrect` is not a class: such faces get either label.",
+        "",
+    ]
+    tmp = path.with_suffix(".md.tmp")
+    tmp.write_text("\n".join(lines))
+    os.replace(tmp, path)
+    return path
+
+
+def replace_benchmark_section(card: Path | str, text: str) -> None:
+    """Put the benchmark script's table into the card (the model file, and its hash, unchanged)."""
+    card = Path(card)
+    content = card.read_text()
+    head, rest = content.split(BENCHMARK_START, 1)
+    _, tail = rest.split(BENCHMARK_END, 1)
+    tmp = card.with_suffix(".md.tmp")
+    tmp.write_text(f"{head}{BENCHMARK_START}\n{text.strip()}\n{BENCHMARK_END}{tail}")
+    os.replace(tmp, card)

@@ -1,0 +1,354 @@
+"""Train the mask classifier: ImageNet MobileNetV2, head first, then the top blocks; export TFLite.
+
+``train_classifier`` is the one entry point: the ``train_mask_model`` command and the training
+jobs (Celery) both call it. It reports each epoch through ``on_epoch`` and polls
+``should_stop`` after every batch, so a job can show progress and be cancelled; a cancelled run
+raises ``TrainingCancelled`` and writes nothing.
+
+Run it without Django: ``python -m training.ml.train --data DIR --out DIR``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from training.ml.data import CLASSES, Sample, build_crops, list_samples
+
+log = logging.getLogger(__name__)
+
+DEFAULT_INPUT_SIZE = 96
+DEFAULT_EPOCHS = 8
+HEAD_EPOCHS = 15
+BATCH_SIZE = 32
+SEED = 1234
+#: First backbone layer trained in the fine-tuning phase (the last four inverted-residual blocks).
+FINETUNE_FROM = "block_13_expand"
+HEAD_LR = 1e-3
+FINETUNE_LR = 1e-4
+DROPOUT = 0.2
+PATIENCE = 2
+MODEL_NAME = "mask_classifier"
+
+OnEpoch = Callable[[int, dict], None]
+ShouldStop = Callable[[], bool]
+
+
+class TrainingCancelled(RuntimeError):
+    """``should_stop()`` returned True; nothing was written."""
+
+
+@dataclass
+class TrainResult:
+    model_path: Path  # the exported .tflite
+    metrics: dict
+    card: Path  # the model card (Markdown) beside the model
+    keras_path: Path | None = None  # the Keras model, to continue training from later
+    history: list[dict] = field(default_factory=list)
+
+
+def build_model(input_size: int, backbone=None):
+    """Pixels 0..255 -> Rescaling to [-1, 1] -> MobileNetV2 -> pooled features -> sigmoid.
+
+    ``backbone`` None means random initial weights (tests, or no ImageNet weights available).
+    """
+    import keras
+
+    if backbone is None:
+        backbone = keras.applications.MobileNetV2(
+            input_shape=(input_size, input_size, 3), alpha=1.0, include_top=False, weights=None
+        )
+    backbone.trainable = False
+    pixels = keras.Input((input_size, input_size, 3), name="pixels")
+    x = keras.layers.Rescaling(1.0 / 127.5, offset=-1.0, name="to_unit_range")(pixels)
+    x = backbone(x, training=False)  # BN stays in inference mode, also while fine-tuning
+    x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
+    x = keras.layers.Dropout(DROPOUT, name="dropout")(x)
+    out = keras.layers.Dense(1, activation="sigmoid", name="with_mask")(x)
+    return keras.Model(pixels, out, name=MODEL_NAME)
+
+
+def _backbone_of(model):
+    return next(layer for layer in model.layers if layer.name.startswith("mobilenetv2"))
+
+
+def _hooks_callback(phase: str, offset: int, total: int, on_epoch, should_stop, history):
+    import keras
+
+    class Hooks(keras.callbacks.Callback):
+        cancelled = False
+
+        def on_train_batch_end(self, batch, logs=None):
+            if should_stop is not None and should_stop():
+                self.cancelled = True
+                self.model.stop_training = True
+
+        def on_epoch_end(self, epoch, logs=None):
+            entry = {k: round(float(v), 5) for k, v in (logs or {}).items()}
+            entry.update(phase=phase, epoch=offset + epoch + 1, epochs=total)
+            history.append(entry)
+            if on_epoch is not None:
+                on_epoch(offset + epoch + 1, entry)
+
+    return Hooks()
+
+
+def _class_weights(labels: np.ndarray) -> dict[int, float]:
+    counts = np.bincount(labels, minlength=2).astype(float)
+    return {k: float(len(labels) / (2 * counts[k])) for k in (0, 1)}
+
+
+def train_classifier(
+    data: str | Path | Sequence[tuple[str | Path, str | int]],
+    out_dir: str | Path,
+    epochs: int = DEFAULT_EPOCHS,
+    input_size: int = DEFAULT_INPUT_SIZE,
+    initial_model: str | Path | None = None,
+    on_epoch: OnEpoch | None = None,
+    should_stop: ShouldStop | None = None,
+    *,
+    imagenet: bool = True,
+    head_epochs: int = HEAD_EPOCHS,
+    batch_size: int = BATCH_SIZE,
+    seed: int = SEED,
+    dev_dir: str | Path | None = None,
+    command: str | None = None,
+    verbose: int = 0,
+) -> TrainResult:
+    """Train, evaluate and export a classifier into ``out_dir``; returns paths and metrics.
+
+    ``data``: a data folder (see ``training.ml.data``) or ``(path, label)`` pairs.
+    ``initial_model``: a ``.keras`` file from an earlier run to fine-tune (skips the head phase).
+    ``imagenet``: start from the imported ImageNet weights when they are available.
+    ``dev_dir``: a ``mask-detection-dev``-style folder to also score ground-truth face crops.
+    """
+    import keras
+    import tensorflow as tf
+
+    from training.ml.augment import augment_dataset
+    from training.ml.card import write_card
+    from training.ml.evaluate import classification_metrics
+    from training.ml.export import TFLiteClassifier, export_tflite, sha256_of
+    from training.ml.imagenet_import import imported_backbone
+
+    started = time.time()
+    if epochs < 0 or head_epochs < 0:
+        raise ValueError("epochs must be >= 0")
+    keras.utils.set_random_seed(seed)
+    samples = list_samples(data)
+    train = [s for s in samples if s.split == "train"]
+    val = [s for s in samples if s.split == "val"]
+    log.info("data: %d train, %d val images", len(train), len(val))
+    train_set = build_crops(train, input_size, with_context=True)
+    val_set = build_crops(val, input_size, with_context=False)
+
+    history: list[dict] = []
+    total = (0 if initial_model else head_epochs) + epochs
+    weights_source = "random"
+    if initial_model:
+        model = keras.models.load_model(initial_model)
+        if tuple(model.input_shape[1:3]) != (input_size, input_size):
+            raise ValueError(
+                f"{initial_model} takes {model.input_shape[1]} px crops, not {input_size}"
+            )
+        weights_source = f"fine-tuned from {Path(initial_model).name}"
+    else:
+        backbone = imported_backbone(input_size) if imagenet else None
+        if backbone is not None:
+            weights_source = "ImageNet (imported from TFLite)"
+        model = build_model(input_size, backbone)
+        _train_head(
+            model, train_set, val_set, head_epochs, total, batch_size, on_epoch, should_stop, history
+        )
+
+    class_weight = _class_weights(train_set.labels)
+    if epochs:
+        backbone = _backbone_of(model)
+        backbone.trainable = True
+        trainable = False
+        for layer in backbone.layers:
+            trainable = trainable or layer.name == FINETUNE_FROM
+            layer.trainable = trainable
+        model.compile(
+            optimizer=keras.optimizers.Adam(FINETUNE_LR),
+            loss="binary_crossentropy",
+            metrics=["accuracy"],
+        )
+        train_ds = (
+            tf.data.Dataset.from_tensor_slices((train_set.context, train_set.labels))
+            .shuffle(len(train), seed=seed, reshuffle_each_iteration=True)
+            .batch(batch_size)
+        )
+        train_ds = augment_dataset(train_ds, input_size, seed).prefetch(2)
+        val_ds = tf.data.Dataset.from_tensor_slices(
+            (val_set.crops.astype(np.float32), val_set.labels)
+        ).batch(128)
+        hooks = _hooks_callback(
+            "finetune", total - epochs, total, on_epoch, should_stop, history
+        )
+        model.fit(
+            train_ds,
+            validation_data=val_ds,
+            epochs=epochs,
+            class_weight=class_weight,
+            callbacks=[
+                keras.callbacks.EarlyStopping(
+                    monitor="val_loss", patience=PATIENCE, restore_best_weights=True
+                ),
+                hooks,
+            ],
+            verbose=verbose,
+        )
+        if hooks.cancelled:
+            raise TrainingCancelled("training cancelled")
+
+    keras_probs = model.predict(val_set.crops.astype(np.float32), batch_size=128, verbose=0)[:, 0]
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=out_dir, prefix=".staging-"))
+    try:
+        tflite_tmp = export_tflite(model, train_set.crops, staging / f"{MODEL_NAME}.tflite", seed)
+        tflite_probs = TFLiteClassifier(tflite_tmp).predict(val_set.crops)
+        metrics = {
+            "val_keras": classification_metrics(val_set.labels, keras_probs),
+            "val_tflite": classification_metrics(val_set.labels, tflite_probs),
+            "data": {
+                "train": _counts(train),
+                "val": _counts(val),
+                "face_found_rate": round(
+                    float(np.concatenate([train_set.face_found, val_set.face_found]).mean()), 4
+                ),
+            },
+        }
+        metrics["tflite_minus_keras_accuracy_points"] = round(
+            100 * (metrics["val_tflite"]["accuracy"] - metrics["val_keras"]["accuracy"]), 3
+        )
+        if dev_dir is not None:
+            from training.ml.devset import evaluate_dev_set
+
+            metrics["dev_ground_truth_crops"] = evaluate_dev_set(
+                TFLiteClassifier(tflite_tmp), dev_dir
+            )
+        keras_tmp = staging / f"{MODEL_NAME}.keras"
+        model.save(keras_tmp)
+        params = {
+            "input_size": input_size,
+            "epochs_finetune_max": epochs,
+            "epochs_head": 0 if initial_model else head_epochs,
+            "batch_size": batch_size,
+            "seed": seed,
+            "head_lr": HEAD_LR,
+            "finetune_lr": FINETUNE_LR,
+            "finetune_from": FINETUNE_FROM,
+            "dropout": DROPOUT,
+            "early_stopping": f"val_loss, patience {PATIENCE}, best weights restored",
+            "class_weight": {CLASSES[k]: round(v, 4) for k, v in class_weight.items()},
+            "initial_weights": weights_source,
+            "data_source": str(data) if isinstance(data, (str, Path)) else f"{len(samples)} listed images",
+            "training_seconds": round(time.time() - started, 1),
+        }
+        (staging / "metrics.json").write_text(
+            json.dumps({"metrics": metrics, "params": params, "history": history}, indent=2)
+        )
+        card_tmp = write_card(
+            staging / f"{MODEL_NAME}.md",
+            sha256=sha256_of(tflite_tmp),
+            size_bytes=tflite_tmp.stat().st_size,
+            metrics=metrics,
+            params=params,
+            history=history,
+            command=command or " ".join(sys.argv),
+        )
+        for item in (tflite_tmp, keras_tmp, staging / "metrics.json", card_tmp):
+            os.replace(item, out_dir / item.name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return TrainResult(
+        model_path=out_dir / f"{MODEL_NAME}.tflite",
+        metrics=metrics,
+        card=out_dir / f"{MODEL_NAME}.md",
+        keras_path=out_dir / f"{MODEL_NAME}.keras",
+        history=history,
+    )
+
+
+def _counts(samples: list[Sample]) -> dict[str, int]:
+    return {name: sum(1 for s in samples if s.label == k) for k, name in enumerate(CLASSES)}
+
+
+def _train_head(
+    model, train_set, val_set, head_epochs, total, batch_size, on_epoch, should_stop, history
+):
+    """Fit the new sigmoid layer on pooled features of the frozen backbone, computed once.
+
+    Running the frozen backbone once instead of every epoch makes this phase take seconds.
+    """
+    import keras
+
+    if head_epochs == 0:
+        return
+    pooled = keras.Model(model.input, model.get_layer("pool").output)
+    train_x = pooled.predict(train_set.crops.astype(np.float32), batch_size=128, verbose=0)
+    val_x = pooled.predict(val_set.crops.astype(np.float32), batch_size=128, verbose=0)
+    features = keras.Input(train_x.shape[1:])
+    x = keras.layers.Dropout(DROPOUT)(features)
+    dense = model.get_layer("with_mask")
+    head = keras.Model(features, dense(x))
+    head.compile(
+        optimizer=keras.optimizers.Adam(HEAD_LR), loss="binary_crossentropy", metrics=["accuracy"]
+    )
+    hooks = _hooks_callback("head", 0, total, on_epoch, should_stop, history)
+    head.fit(
+        train_x,
+        train_set.labels,
+        validation_data=(val_x, val_set.labels),
+        epochs=head_epochs,
+        batch_size=batch_size,
+        class_weight=_class_weights(train_set.labels),
+        callbacks=[hooks],
+        verbose=0,
+    )
+    if hooks.cancelled:
+        raise TrainingCancelled("training cancelled")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", required=True)
+    parser.add_argument("--out", default="var/models/mask_classifier")
+    parser.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS)
+    parser.add_argument("--input-size", type=int, default=DEFAULT_INPUT_SIZE)
+    parser.add_argument("--initial-model")
+    parser.add_argument("--dev-dir")
+    parser.add_argument("--no-imagenet", action="store_true")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    result = train_classifier(
+        args.data,
+        args.out,
+        epochs=args.epochs,
+        input_size=args.input_size,
+        initial_model=args.initial_model,
+        dev_dir=args.dev_dir,
+        imagenet=not args.no_imagenet,
+        command="python -m training.ml.train " + " ".join(argv or sys.argv[1:]),
+        verbose=1,
+        on_epoch=lambda e, logs: print(f"epoch {e}: {logs}", flush=True),
+    )
+    print(json.dumps({"model": str(result.model_path), "val": result.metrics["val_tflite"]}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

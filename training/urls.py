@@ -1,0 +1,5 @@
+"""Pages of the training app."""
+
+app_name = "training"
+
+urlpatterns: list = []
