@@ -51,10 +51,16 @@ def build_gallery(pipeline: Pipeline, directory: Path, stderr: TextIO) -> Galler
                 gallery.add(person_dir.name, pipeline.enrolment_embeddings(decode_image(photo)))
             except (ImageDecodeError, ValueError) as exc:
                 logger.warning("gallery photo %s skipped: %s", photo, exc)
-                print(f"warning: gallery photo {photo} skipped: {exc}", file=stderr)
+                _emit(stderr, f"warning: gallery photo {photo} skipped: {exc}")
     if not len(gallery):
         raise CliError(f"no usable face photos in gallery folder {directory} (expected DIR/<person>/<photos>)")
     return gallery
+
+
+def _emit(stream: TextIO, text: str) -> None:
+    """Write one line and flush (works for files and Django's OutputWrapper alike)."""
+    stream.write(text + "\n")
+    stream.flush()
 
 
 def _annotated_path(out_dir: Path, image_path: str, used: set[Path]) -> Path:
@@ -120,9 +126,9 @@ def run_analyze(
             failed += 1
             logger.warning("cannot analyse %s: %s", image_path, exc)
             if json_output:
-                print(json.dumps({"image": image_path, "error": str(exc)}), file=stdout, flush=True)
+                _emit(stdout, json.dumps({"image": image_path, "error": str(exc)}))
             else:
-                print(f"{image_path}  ERROR: {exc}", file=stdout, flush=True)
+                _emit(stdout, f"{image_path}  ERROR: {exc}")
             continue
         analysis = pipeline.analyze(image, recognize=recognize)
         analysis.add_decode_time(decode_ms)
@@ -130,7 +136,7 @@ def run_analyze(
             target = _annotated_path(out_dir, image_path, used)
             cv2.imwrite(str(target), cv2.cvtColor(annotate(image, analysis), cv2.COLOR_RGB2BGR))
         if json_output:
-            print(json.dumps(analysis.to_dict(image=image_path)), file=stdout, flush=True)
+            _emit(stdout, json.dumps(analysis.to_dict(image=image_path)))
         else:
-            print(_table_row(image_path, analysis), file=stdout, flush=True)
+            _emit(stdout, _table_row(image_path, analysis))
     return 1 if failed else 0

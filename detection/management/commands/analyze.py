@@ -35,8 +35,8 @@ class Command(BaseCommand):
                 recognize=not options["no_recognize"],
                 mode=options["mode"],
                 annotate_dir=options["annotate"],
-                stdout=self.stdout._out,
-                stderr=self.stderr._out,
+                stdout=self.stdout,
+                stderr=self.stderr,
             )
         except CliError as exc:
             raise CommandError(str(exc)) from exc

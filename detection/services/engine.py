@@ -1,0 +1,82 @@
+"""The engine as Django processes use it: one shared Pipeline per mode, kept in step with the
+face registry and the active classifier version.
+
+Web, worker and camera processes each hold their own models. When the registry changes or a
+model is activated, a version number in the shared cache is bumped; every process compares it
+(at most once a second, one cache read) before its next analysis and reloads what changed.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from django.conf import settings
+from django.core.cache import cache
+
+from detection.engine.pipeline import Pipeline, get_pipeline
+
+logger = logging.getLogger(__name__)
+
+GALLERY_VERSION_KEY = "maskportal:gallery-version"
+MODEL_VERSION_KEY = "maskportal:model-version"
+CHECK_INTERVAL_S = 1.0
+
+_state_lock = threading.Lock()
+#: id(pipeline) -> (gallery version, model version) it was last synced to
+_synced: dict[int, tuple[int, int]] = {}
+_last_check: dict[int, float] = {}
+
+
+def bump(key: str) -> int:
+    """Announce a change to every process; returns the new version."""
+    try:
+        return cache.incr(key)
+    except ValueError:
+        cache.set(key, 1, timeout=None)
+        return 1
+
+
+def current_versions() -> tuple[int, int]:
+    values = cache.get_many([GALLERY_VERSION_KEY, MODEL_VERSION_KEY])
+    return int(values.get(GALLERY_VERSION_KEY, 0)), int(values.get(MODEL_VERSION_KEY, 0))
+
+
+def pipeline(mode: str | None = None) -> Pipeline:
+    """The shared pipeline for `mode` (default: the upload mode), synced to the latest versions."""
+    shared = get_pipeline(mode or settings.ENGINE_UPLOAD_MODE)
+    sync(shared)
+    return shared
+
+
+def sync(target: Pipeline, *, force: bool = False) -> None:
+    key = id(target)
+    now = time.monotonic()
+    with _state_lock:
+        if not force and now - _last_check.get(key, 0.0) < CHECK_INTERVAL_S and key in _synced:
+            return
+        _last_check[key] = now
+    gallery_version, model_version = current_versions()
+    seen = _synced.get(key)
+    if seen is None or seen[1] != model_version:
+        _load_active_model(target)
+    if seen is None or seen[0] != gallery_version:
+        _load_gallery(target)
+    with _state_lock:
+        _synced[key] = (gallery_version, model_version)
+
+
+def _load_active_model(target: Pipeline) -> None:
+    from training.services.registry import active_model_path
+
+    path = active_model_path()
+    if path is not None and path != target.config.classifier_path:
+        logger.info("loading classifier %s", path)
+        target.reload(path)
+
+
+def _load_gallery(target: Pipeline) -> None:
+    from detection.services.gallery import build_gallery
+
+    target.set_gallery(build_gallery(target))
