@@ -14,8 +14,8 @@ $(BIN)/python:
 	$(BIN)/pip install --upgrade pip wheel
 
 $(STAMP): $(BIN)/python requirements.txt requirements-nodeps.txt
-	$(BIN)/pip install -r requirements.txt
-	$(BIN)/pip install --no-deps -r requirements-nodeps.txt
+	$(BIN)/pip install --no-compile -r requirements.txt
+	$(BIN)/pip install --no-compile --no-deps -r requirements-nodeps.txt
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -28,7 +28,7 @@ admin: migrate
 	$(BIN)/python manage.py ensure_admin
 
 run: admin
-	@echo "MaskPortal on http://$${HOST:-127.0.0.1}:$${PORT:-8000}/  (web + worker + training worker + beat; Ctrl-C stops all)"
+	@echo "MaskPortal on http://$${MASKPORTAL_HOST:-127.0.0.1}:$${MASKPORTAL_PORT:-8000}/  (web + worker + training worker + beat; Ctrl-C stops all)"
 	$(BIN)/honcho start
 
 # Debian's Chromium and its driver for the browser tests (Playwright drives it; no browser download).

@@ -54,15 +54,22 @@ def main() -> int:
         stages = {}
         for key in ("detect", "classify", "recognize", "total"):
             values = np.array([t[key] for t in timings])
-            stages[key] = {"median": round(float(np.median(values)), 2), "p90": round(float(np.percentile(values, 90)), 2)}
+            stages[key] = {
+                "median": round(float(np.median(values)), 2),
+                "p90": round(float(np.percentile(values, 90)), 2),
+            }
         detect_classify = np.array([t["detect"] + t["classify"] for t in timings])
-        print(json.dumps({
-            "mode": mode,
-            "faces": faces,
-            "detect_classify_median_ms": round(float(np.median(detect_classify)), 2),
-            "stages_ms": stages,
-            "runs": args.runs,
-        }))
+        print(
+            json.dumps(
+                {
+                    "mode": mode,
+                    "faces": faces,
+                    "detect_classify_median_ms": round(float(np.median(detect_classify)), 2),
+                    "stages_ms": stages,
+                    "runs": args.runs,
+                }
+            )
+        )
     return 0
 
 

@@ -77,6 +77,37 @@ class FaceSample(models.Model):
         ordering = ["person_id", "id"]
 
 
+class FaceImport(models.Model):
+    """A bulk import of face photos laid out person/photo.jpg, from a ZIP upload or a server folder."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="face_imports")
+    archive = models.FileField(upload_to="imports/", blank=True)
+    folder = models.CharField(max_length=500, blank=True)
+    source_name = models.CharField(max_length=255)
+    allow_largest = models.BooleanField(default=False)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    report = models.JSONField(default=list, blank=True, help_text="One {file, person, status, reason} per file.")
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    @property
+    def progress(self) -> float:
+        return (self.done + self.failed) / self.total if self.total else 0.0
+
+
 class BatchJob(models.Model):
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"

@@ -24,7 +24,7 @@ from django.conf import settings
 
 logger = logging.getLogger(__name__)
 
-MessageType = Literal["progress", "detection", "alert", "model", "gallery", "error", "pong"]
+MessageType = Literal["progress", "detection", "alert", "model", "gallery", "error", "pong", "frame", "dropped"]
 #: Channel-layer event type; consumers implement `realtime_message`.
 EVENT_TYPE = "realtime.message"
 DASHBOARD_GROUP = "dashboard"
@@ -41,7 +41,7 @@ def camera_group(camera_id: int) -> str:
     return f"camera.{camera_id}"
 
 
-def message(kind: MessageType, **payload: Any) -> dict[str, Any]:
+def message(kind: MessageType, /, **payload: Any) -> dict[str, Any]:
     return {"type": kind, **payload}
 
 

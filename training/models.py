@@ -86,7 +86,11 @@ class TrainingJob(models.Model):
     history = models.JSONField(default=list, blank=True)
     log = models.TextField(blank=True)
     error = models.TextField(blank=True)
+    options = models.JSONField(
+        default=dict, blank=True, help_text="Extra keyword arguments for the training code (head_epochs, imagenet...)."
+    )
     celery_task_id = models.CharField(max_length=64, blank=True)
+    worker = models.CharField(max_length=200, blank=True, help_text="Celery node running the job.")
     cancel_requested = models.BooleanField(default=False)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -95,3 +99,31 @@ class TrainingJob(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+
+
+class TrainingSettings(models.Model):
+    """Training settings an Admin changes from the app; a single row (see `current()`).
+
+    The retraining schedule itself is a django-celery-beat PeriodicTask (its kwargs hold the
+    new-image threshold), so Django admin and the settings page edit the same row.
+    """
+
+    gate_margin = models.FloatField(
+        default=0.0,
+        help_text="Accuracy points a candidate may fall below the active model and still be activated "
+        "(0: at least as good; negative: must beat it by that much).",
+    )
+    default_epochs = models.PositiveIntegerField(default=5, help_text="Fine-tuning epochs of scheduled jobs.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "training settings"
+        verbose_name_plural = "training settings"
+
+    def __str__(self) -> str:
+        return "Training settings"
+
+    @classmethod
+    def current(cls) -> TrainingSettings:
+        obj, _ = cls.objects.get_or_create(pk=1)
+        return obj

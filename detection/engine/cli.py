@@ -48,7 +48,9 @@ def build_gallery(pipeline: Pipeline, directory: Path, stderr: TextIO) -> Galler
     for person_dir in sorted(p for p in directory.iterdir() if p.is_dir()):
         for photo in iter_images([str(person_dir)]):
             try:
-                gallery.add(person_dir.name, pipeline.enrolment_embeddings(decode_image(photo)))
+                plain, masked = pipeline.enrolment_embeddings(decode_image(photo))
+                gallery.add(person_dir.name, plain)
+                gallery.add(person_dir.name, masked, variant=True)
             except (ImageDecodeError, ValueError) as exc:
                 logger.warning("gallery photo %s skipped: %s", photo, exc)
                 _emit(stderr, f"warning: gallery photo {photo} skipped: {exc}")
@@ -82,9 +84,7 @@ def _table_row(image_path: str, analysis: Analysis) -> str:
     for i, face in enumerate(faces, 1):
         box = ",".join(str(int(round(v))) for v in face.box)
         who = face.identity or ("unknown" if face.distance is not None else "-")
-        lines.append(
-            f"  #{i:<3} [{box}]  score {face.score:.2f}  {face.mask:<12} p(mask) {face.mask_score:.2f}  {who}"
-        )
+        lines.append(f"  #{i:<3} [{box}]  score {face.score:.2f}  {face.mask:<12} p(mask) {face.mask_score:.2f}  {who}")
     return "\n".join(lines)
 
 

@@ -57,16 +57,13 @@ def _decode_bytes(data: bytes, max_pixels: int) -> np.ndarray:
         try:
             with Image.open(io.BytesIO(data)) as img:
                 if img.format not in SUPPORTED_FORMATS:
-                    raise ImageDecodeError(
-                        f"unsupported image format {img.format}; use JPEG, PNG, WebP, BMP or GIF"
-                    )
+                    raise ImageDecodeError(f"unsupported image format {img.format}; use JPEG, PNG, WebP, BMP or GIF")
                 width, height = img.size
                 if width < 1 or height < 1:
                     raise ImageDecodeError("the image has no pixels")
                 if width * height > max_pixels:
                     raise ImageDecodeError(
-                        f"the image is too large: {width}x{height} pixels "
-                        f"(limit {max_pixels / 1e6:g} megapixels)"
+                        f"the image is too large: {width}x{height} pixels (limit {max_pixels / 1e6:g} megapixels)"
                     )
                 img.seek(0)
                 img.load()

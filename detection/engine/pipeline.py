@@ -60,15 +60,17 @@ class PipelineConfig:
 PRESETS: dict[str, PipelineConfig] = {
     "accurate": PipelineConfig(
         mode="accurate",
-        detector=DetectorConfig(backend="retinaface", input_scale=2.5, max_input_pixels=600_000,
-                                score_threshold=0.6, nms_threshold=0.4),
+        detector=DetectorConfig(
+            backend="retinaface", input_scale=2.5, max_input_pixels=600_000, score_threshold=0.6, nms_threshold=0.4
+        ),
         # fitted with benchmarks/detection_accuracy.py --fit-box-adjust --images even
         box_adjust=(0.019, 0.123, 1.048, 0.914),
     ),
     "fast": PipelineConfig(
         mode="fast",
-        detector=DetectorConfig(backend="yunet", input_scale=1.0, max_input_pixels=180_000,
-                                score_threshold=0.6, nms_threshold=0.3),
+        detector=DetectorConfig(
+            backend="yunet", input_scale=1.0, max_input_pixels=180_000, score_threshold=0.6, nms_threshold=0.3
+        ),
         box_adjust=(0.023, 0.133, 1.051, 0.911),
     ),
 }
@@ -115,12 +117,14 @@ class Analysis:
     def to_dict(self, image: str | None = None) -> dict[str, Any]:
         """The JSON object of `analyze --json`, the REST API and the live stream."""
         out: dict[str, Any] = {} if image is None else {"image": image}
-        out.update({
-            "width": int(self.width),
-            "height": int(self.height),
-            "faces": [f.to_dict() for f in self.faces],
-            "timings_ms": {k: round(float(self.timings_ms.get(k, 0.0)), 2) for k in TIMING_KEYS},
-        })
+        out.update(
+            {
+                "width": int(self.width),
+                "height": int(self.height),
+                "faces": [f.to_dict() for f in self.faces],
+                "timings_ms": {k: round(float(self.timings_ms.get(k, 0.0)), 2) for k in TIMING_KEYS},
+            }
+        )
         return out
 
 
@@ -134,9 +138,7 @@ def adjust_box(box: Box, adjust: tuple[float, float, float, float], width: int, 
     w, h = x2 - x1, y2 - y1
     cx, cy = (x1 + x2) / 2 + dx * w, (y1 + y2) / 2 + dy * h
     w, h = w * sw, h * sh
-    return (
-        max(0.0, cx - w / 2), max(0.0, cy - h / 2), min(float(width), cx + w / 2), min(float(height), cy + h / 2)
-    )
+    return (max(0.0, cx - w / 2), max(0.0, cy - h / 2), min(float(width), cx + w / 2), min(float(height), cy + h / 2))
 
 
 class Pipeline:
@@ -159,9 +161,7 @@ class Pipeline:
             with self._lock:
                 if self._detector is None:
                     cv2.setNumThreads(self.config.num_threads)
-                    self._detector = create_detector(
-                        replace(self.config.detector, num_threads=self.config.num_threads)
-                    )
+                    self._detector = create_detector(replace(self.config.detector, num_threads=self.config.num_threads))
         return self._detector
 
     @property
@@ -200,12 +200,13 @@ class Pipeline:
             self._classifier = classifier
             self.config = replace(self.config, classifier_path=path)
 
-    def new_gallery(self, threshold: float | None = None) -> Gallery:
-        """An empty gallery matching this pipeline's recognizer (metric and tuned threshold)."""
+    def new_gallery(self, threshold: float | None = None, variant_threshold: float | None = None) -> Gallery:
+        """An empty gallery matching this pipeline's recognizer (metric and tuned thresholds)."""
         rec = self.recognizer
         return Gallery(
             metric=rec.metric,
             threshold=rec.default_threshold if threshold is None else threshold,
+            variant_threshold=rec.default_variant_threshold if variant_threshold is None else variant_threshold,
             recognizer=rec.name,
         )
 
@@ -239,8 +240,9 @@ class Pipeline:
         return self.recognizer.embed(image, face)
 
     def enrolment_embeddings(self, image: np.ndarray, *, masked_variant: bool = True) -> np.ndarray:
-        """Embeddings to enrol for the largest face of a photo: the face itself and, optionally,
-        the same face with a drawn mask, so the person is still recognised behind a mask.
+        """Embeddings to enrol for the largest face of a photo: row 0 the face itself and, optionally,
+        row 1 the same face with a drawn mask (add it with `variant=True`), so the person is still
+        recognised behind a mask.
 
         Raises ValueError when the image has no face.
         """
@@ -277,7 +279,7 @@ class Pipeline:
                 distance=m.distance,
                 detection=det,
             )
-            for det, p, m in zip(detections, probabilities, matches)
+            for det, p, m in zip(detections, probabilities, matches, strict=True)
         ]
         return Analysis(
             width=w,

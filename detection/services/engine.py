@@ -43,6 +43,12 @@ def current_versions() -> tuple[int, int]:
     return int(values.get(GALLERY_VERSION_KEY, 0)), int(values.get(MODEL_VERSION_KEY, 0))
 
 
+def recheck() -> None:
+    """Compare versions before this process's next analysis (it has just changed something itself)."""
+    with _state_lock:
+        _last_check.clear()
+
+
 def pipeline(mode: str | None = None) -> Pipeline:
     """The shared pipeline for `mode` (default: the upload mode), synced to the latest versions."""
     shared = get_pipeline(mode or settings.ENGINE_UPLOAD_MODE)

@@ -7,6 +7,7 @@ needs no server. Set them and the same code runs on PostgreSQL and Redis.
 
 from __future__ import annotations
 
+import os
 import secrets
 from pathlib import Path
 
@@ -159,13 +160,14 @@ else:
         }
     }
     BROKER_DIR = VAR_DIR / "broker"
-    for _sub in ("out", "processed"):
+    for _sub in ("out", "processed", "control"):
         (BROKER_DIR / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_URL = "filesystem://"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_DIR / "out"),
         "data_folder_out": str(BROKER_DIR / "out"),
         "processed_folder": str(BROKER_DIR / "processed"),
+        "control_folder": str(BROKER_DIR / "control"),
         "store_processed": False,
     }
 
@@ -190,6 +192,8 @@ CELERY_TASK_ROUTES = {
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=4 * 3600)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+#: A batch with pending items and no progress for this long is resumed (its worker died).
+BATCH_STALL_SECONDS = env.int("BATCH_STALL_SECONDS", default=60)
 
 # --- REST framework -------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -218,6 +222,14 @@ SPECTACULAR_SETTINGS = {
 ENGINE_UPLOAD_MODE = env.str("ENGINE_UPLOAD_MODE", default="accurate")
 ENGINE_LIVE_MODE = env.str("ENGINE_LIVE_MODE", default="fast")
 ENGINE_THREADS = env.int("ENGINE_THREADS", default=1)
+
+# --- Live video (issue 7) ---------------------------------------------------------------
+#: Frames per second one live socket may send; extra frames are dropped with an error message.
+LIVE_MAX_FPS = env.float("LIVE_MAX_FPS", default=30.0)
+LIVE_MAX_FRAME_BYTES = env.int("LIVE_MAX_FRAME_BYTES", default=2 * 1024 * 1024)
+LIVE_MAX_FRAME_PIXELS = env.int("LIVE_MAX_FRAME_PIXELS", default=1920 * 1080)
+#: Threads analysing live frames in one web process (shared by all its sockets).
+LIVE_WORKERS = env.int("LIVE_WORKERS", default=0) or min(8, os.cpu_count() or 2)
 
 # --- First admin created by `manage.py ensure_admin` -----------------------------------
 FIRST_ADMIN_USERNAME = env.str("MASKPORTAL_ADMIN_USERNAME", default="admin")

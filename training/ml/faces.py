@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 #: Detector used for training crops: the engine's YuNet, as in its fast (live video) mode.
 TRAINING_DETECTOR = DetectorConfig(backend="yunet", input_scale=1.0, score_threshold=0.6)
-DEFAULT_BOX_CACHE = Path("var/mask_faces/boxes.json")
+DEFAULT_BOX_CACHE = Path(__file__).resolve().parents[2] / "var" / "mask_faces" / "boxes.json"
 
 _detector_lock = threading.Lock()
 _detector = None

@@ -5,8 +5,10 @@ ImageNet MobileNetV2 models as TensorFlow Lite files. Their convolution tensors 
 (per tensor or per channel) and their batch norms are folded into the conv weights and biases.
 We dequantise every conv / depthwise / logits tensor, in graph order, into the matching layer
 of ``keras.applications.MobileNetV2(weights=None)`` and turn each BatchNormalization layer
-into an identity that adds the folded bias, so the Keras model computes what the TFLite model
-computes (up to the quantisation of its activations).
+into a fixed per-channel scale plus the folded bias, so the Keras model computes what the TFLite model
+computes (up to the quantisation of its activations). Each folded kernel is stored at unit
+scale with its per-channel scale moved into the BN's gamma (the same function), so fine-tuning
+with one learning rate treats all channels alike.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ IMAGENET_DIR = Path("/work/shared/datasets/imagenet-pretrained")
 #: Per-channel int8 weights (TF2 post-training quantisation): the most faithful source.
 DEFAULT_TFLITE = IMAGENET_DIR / "tf2_mobilenet_v2_1.0_224_ptq.tflite"
 #: Where the imported Keras weights are cached (``var/`` is git-ignored).
-DEFAULT_CACHE = Path("var/imagenet/mobilenet_v2_imported.weights.h5")
+DEFAULT_CACHE = Path(__file__).resolve().parents[2] / "var" / "imagenet" / "mobilenet_v2_imported.weights.h5"
 #: The TFLite models have 1001 classes (index 0 = background).
 NUM_CLASSES = 1001
 
@@ -121,17 +123,26 @@ def build_imported_mobilenet_v2(
         if layer.__class__.__name__ == "Dense":
             layer.set_weights([keras_kernel, bias])
             continue
-        layer.set_weights([keras_kernel])  # MobileNetV2 convs have no bias: it sits in the BN
         bn = model.layers[layer_index[layer.name] + 1]
         if bn.__class__.__name__ != "BatchNormalization":
             raise WeightImportError(f"layer {layer.name} is not followed by a BatchNormalization")
         if bias.shape != (bn.gamma.shape[0],):
             raise WeightImportError(f"layer {bn.name}: bias {bias.shape} != {tuple(bn.gamma.shape)}")
         channels = bias.shape[0]
-        # identity BN: (x - 0) / sqrt((1 - eps) + eps) * 1 + folded_bias
+        # The folded kernels have wildly different scales per channel; a unit-scale kernel with
+        # the scale in gamma computes the same function but lets fine-tuning move every channel
+        # by a similar relative step. MobileNetV2 convs have no bias: it goes into beta.
+        out_axis = 2 if op_name == "DEPTHWISE_CONV_2D" else 3
+        other = tuple(a for a in range(4) if a != out_axis)
+        scale = np.abs(keras_kernel).max(axis=other)
+        scale = np.where(scale > 0, scale, 1.0).astype(np.float32)
+        shape = [1, 1, 1, 1]
+        shape[out_axis] = channels
+        layer.set_weights([keras_kernel / scale.reshape(shape)])
+        # BN in inference mode: (x - 0) / sqrt((1 - eps) + eps) * scale + folded_bias
         bn.set_weights(
             [
-                np.ones(channels, np.float32),
+                scale,
                 bias,
                 np.zeros(channels, np.float32),
                 np.full(channels, 1.0 - bn.epsilon, np.float32),

@@ -36,7 +36,9 @@ SEED = 1234
 #: First backbone layer trained in the fine-tuning phase (the last four inverted-residual blocks).
 FINETUNE_FROM = "block_13_expand"
 HEAD_LR = 1e-3
-FINETUNE_LR = 1e-4
+FINETUNE_LR = 3e-4
+#: Epochs re-fitting the sigmoid layer after the backbone weights are snapped to the int8 grid.
+REFIT_EPOCHS = 3
 DROPOUT = 0.2
 PATIENCE = 2
 MODEL_NAME = "mask_classifier"
@@ -154,7 +156,8 @@ def train_classifier(
     val_set = build_crops(val, input_size, with_context=False)
 
     history: list[dict] = []
-    total = (0 if initial_model else head_epochs) + epochs
+    refit_epochs = REFIT_EPOCHS if epochs else 0
+    total = (0 if initial_model else head_epochs) + epochs + refit_epochs
     weights_source = "random"
     if initial_model:
         model = keras.models.load_model(initial_model)
@@ -179,7 +182,8 @@ def train_classifier(
         trainable = False
         for layer in backbone.layers:
             trainable = trainable or layer.name == FINETUNE_FROM
-            layer.trainable = trainable
+            # BN holds the imported (folded) scales and biases: keep them fixed
+            layer.trainable = trainable and not isinstance(layer, keras.layers.BatchNormalization)
         model.compile(
             optimizer=keras.optimizers.Adam(FINETUNE_LR),
             loss="binary_crossentropy",
@@ -194,9 +198,8 @@ def train_classifier(
         val_ds = tf.data.Dataset.from_tensor_slices(
             (val_set.crops.astype(np.float32), val_set.labels)
         ).batch(128)
-        hooks = _hooks_callback(
-            "finetune", total - epochs, total, on_epoch, should_stop, history
-        )
+        offset = total - epochs - refit_epochs
+        hooks = _hooks_callback("finetune", offset, total, on_epoch, should_stop, history)
         model.fit(
             train_ds,
             validation_data=val_ds,
@@ -212,6 +215,26 @@ def train_classifier(
         )
         if hooks.cancelled:
             raise TrainingCancelled("training cancelled")
+        float_val = classification_metrics(
+            val_set.labels, model.predict(val_set.crops.astype(np.float32), batch_size=128, verbose=0)[:, 0]
+        )
+        snap_weights_to_int8_grid(model)
+        _train_head(
+            model,
+            train_set,
+            val_set,
+            refit_epochs,
+            total,
+            batch_size,
+            on_epoch,
+            should_stop,
+            history,
+            phase="refit",
+            offset=total - refit_epochs,
+            lr=FINETUNE_LR,
+        )
+    else:
+        float_val = None
 
     keras_probs = model.predict(val_set.crops.astype(np.float32), batch_size=128, verbose=0)[:, 0]
     out_dir = Path(out_dir)
@@ -223,6 +246,7 @@ def train_classifier(
         metrics = {
             "val_keras": classification_metrics(val_set.labels, keras_probs),
             "val_tflite": classification_metrics(val_set.labels, tflite_probs),
+            "val_keras_before_weight_snap": float_val,
             "data": {
                 "train": _counts(train),
                 "val": _counts(val),
@@ -283,14 +307,56 @@ def train_classifier(
     )
 
 
+def snap_weights_to_int8_grid(model) -> None:
+    """Round every backbone conv kernel, BN folded in, to the per-channel int8 grid of the export.
+
+    Fine-tuning moves many weights by less than one int8 step; the TFLite export would round
+    those moves away and lose most of what fine-tuning gained. Rounding here, then re-fitting
+    the sigmoid layer, makes the Keras model and the exported int8 model nearly the same function.
+    """
+    import keras
+
+    layers = _backbone_of(model).layers
+    for conv, bn in zip(layers, layers[1:], strict=False):
+        if not isinstance(conv, (keras.layers.Conv2D, keras.layers.DepthwiseConv2D)):
+            continue
+        if not isinstance(bn, keras.layers.BatchNormalization):
+            continue
+        gamma, _, _, var = (np.asarray(w, np.float64) for w in bn.get_weights())
+        multiplier = gamma / np.sqrt(var + bn.epsilon)
+        multiplier = np.where(multiplier == 0, 1.0, multiplier)
+        kernel = np.asarray(conv.get_weights()[0], np.float64)
+        out_axis = 2 if isinstance(conv, keras.layers.DepthwiseConv2D) else 3
+        shape = [1, 1, 1, 1]
+        shape[out_axis] = -1
+        folded = kernel * multiplier.reshape(shape)
+        other = tuple(a for a in range(4) if a != out_axis)
+        step = np.abs(folded).max(axis=other, keepdims=True) / 127.0
+        step = np.where(step == 0, 1.0, step)
+        snapped = np.round(folded / step) * step / multiplier.reshape(shape)
+        conv.set_weights([snapped.astype(np.float32), *conv.get_weights()[1:]])
+
+
 def _counts(samples: list[Sample]) -> dict[str, int]:
     return {name: sum(1 for s in samples if s.label == k) for k, name in enumerate(CLASSES)}
 
 
 def _train_head(
-    model, train_set, val_set, head_epochs, total, batch_size, on_epoch, should_stop, history
+    model,
+    train_set,
+    val_set,
+    head_epochs,
+    total,
+    batch_size,
+    on_epoch,
+    should_stop,
+    history,
+    *,
+    phase="head",
+    offset=0,
+    lr=HEAD_LR,
 ):
-    """Fit the new sigmoid layer on pooled features of the frozen backbone, computed once.
+    """Fit the sigmoid layer on pooled features of the frozen backbone, computed once.
 
     Running the frozen backbone once instead of every epoch makes this phase take seconds.
     """
@@ -306,9 +372,9 @@ def _train_head(
     dense = model.get_layer("with_mask")
     head = keras.Model(features, dense(x))
     head.compile(
-        optimizer=keras.optimizers.Adam(HEAD_LR), loss="binary_crossentropy", metrics=["accuracy"]
+        optimizer=keras.optimizers.Adam(lr), loss="binary_crossentropy", metrics=["accuracy"]
     )
-    hooks = _hooks_callback("head", 0, total, on_epoch, should_stop, history)
+    hooks = _hooks_callback(phase, offset, total, on_epoch, should_stop, history)
     head.fit(
         train_x,
         train_set.labels,

@@ -1,24 +1,304 @@
-"""Which classifier file is active: the registry's answer, used by every process."""
+"""The registry of classifier versions: which file is active, the promotion gate, activation.
+
+Every version's files are copied under MEDIA_ROOT/models/v<N>/ (written to a temporary folder,
+then renamed, so a version never points at half a file). Activation bumps a version number in
+the shared cache; every process (web, workers, camera watchers) reloads its classifier before
+its next analysis (detection.services.engine.sync), and open pages get a `model` message.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.utils import timezone
+
 from detection.services.engine import MODEL_VERSION_KEY, bump
-from training.models import ModelVersion
+from maskportal import realtime
+from training.models import ModelVersion, TrainingImage, TrainingSettings
+
+logger = logging.getLogger(__name__)
+
+#: The classifier committed with the code: version 1 of every installation.
+COMMITTED_MODEL = Path(settings.BASE_DIR) / "detection" / "engine" / "models" / "mask_classifier.tflite"
+ARTIFACT_NAME = "mask_classifier.tflite"
+CARD_NAME = "mask_classifier.md"
+KERAS_NAME = "mask_classifier.keras"
+
+
+class RegistryError(ValueError):
+    """A registry action is not allowed; the message says why."""
+
+
+def models_dir() -> Path:
+    return Path(settings.MEDIA_ROOT) / "models"
+
+
+def artifact_path(version: ModelVersion) -> Path:
+    path = Path(version.artifact)
+    return path if path.is_absolute() else Path(settings.MEDIA_ROOT) / path
+
+
+def keras_path(version: ModelVersion) -> Path | None:
+    """The Keras file saved beside a version's TFLite file, to fine-tune from; None if absent."""
+    path = artifact_path(version).with_name(KERAS_NAME)
+    return path if path.exists() else None
+
+
+def active_version() -> ModelVersion | None:
+    return ModelVersion.objects.filter(status=ModelVersion.Status.ACTIVE).order_by("-activated_at").first()
 
 
 def active_model_path() -> Path | None:
     """The active version's artifact, or None to keep the engine's committed default."""
-    active = ModelVersion.objects.filter(status=ModelVersion.Status.ACTIVE).order_by("-activated_at").first()
-    return Path(active.artifact) if active else None
+    active = active_version()
+    return artifact_path(active) if active else None
 
 
 def active_model_label() -> str:
-    active = ModelVersion.objects.filter(status=ModelVersion.Status.ACTIVE).order_by("-activated_at").first()
+    active = active_version()
     return str(active) if active else "v1"
 
 
-def model_changed() -> int:
+def model_changed(version: ModelVersion | None = None) -> int:
     """Call after an activation or rollback: every process reloads its classifier."""
-    return bump(MODEL_VERSION_KEY)
+    number = bump(MODEL_VERSION_KEY)
+    if version is not None:
+        realtime.publish(
+            realtime.DASHBOARD_GROUP, realtime.message("model", version=version.number, label=str(version))
+        )
+    return number
+
+
+# --- storing versions -------------------------------------------------------------------
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _input_size(path: Path) -> int:
+    from ai_edge_litert.interpreter import Interpreter
+
+    return int(Interpreter(model_path=str(path)).get_input_details()[0]["shape"][1])
+
+
+def _store_files(number: int, tflite: Path, extras: list[Path]) -> str:
+    """Copy the files into models/v<number>/ atomically; returns the artifact's MEDIA-relative path."""
+    target = models_dir() / f"v{number}"
+    if target.exists():  # left by an earlier attempt whose row was never saved
+        shutil.rmtree(target)
+    models_dir().mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=models_dir(), prefix=".staging-"))
+    try:
+        shutil.copyfile(tflite, staging / ARTIFACT_NAME)
+        for extra in extras:
+            if extra.exists():
+                shutil.copyfile(extra, staging / extra.name)
+        os.replace(staging, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return str((target / ARTIFACT_NAME).relative_to(settings.MEDIA_ROOT))
+
+
+def register_version(
+    tflite: Path,
+    *,
+    card: Path | None = None,
+    keras: Path | None = None,
+    metrics: dict | None = None,
+    job=None,
+    parent: ModelVersion | None = None,
+    status: str = ModelVersion.Status.CANDIDATE,
+    model=ModelVersion,
+) -> ModelVersion:
+    """Copy a trained model into the registry as a new numbered version (candidate by default)."""
+    tflite = Path(tflite)
+    if not tflite.is_file():
+        raise RegistryError(f"model file {tflite} does not exist")
+    extras = [p for p in (card, keras) if p is not None]
+    card_text = Path(card).read_text(errors="replace") if card is not None and Path(card).exists() else ""
+    for _attempt in range(5):
+        number = (model.objects.aggregate(n=Max("number"))["n"] or 0) + 1
+        artifact = _store_files(number, tflite, [Path(p) for p in extras])
+        try:
+            with transaction.atomic():
+                return model.objects.create(
+                    number=number,
+                    artifact=artifact,
+                    model_card=card_text,
+                    sha256=_sha256(tflite),
+                    input_size=_input_size(tflite),
+                    metrics=metrics or {},
+                    status=status,
+                    parent=parent,
+                    job=job,
+                    activated_at=timezone.now() if status == ModelVersion.Status.ACTIVE else None,
+                )
+        except IntegrityError:  # another process took this number meanwhile
+            continue
+    raise RegistryError("could not allocate a version number")
+
+
+def register_committed_model(model=ModelVersion, source: Path = COMMITTED_MODEL) -> ModelVersion | None:
+    """Version 1: the classifier committed with the code, active. Idempotent; None if it is absent.
+
+    Called by a data migration (with the historical model class) and again before a job when the
+    registry is still empty (the file may have landed after `migrate`).
+    """
+    if model.objects.exists():
+        return None
+    if not source.is_file():
+        logger.info("no committed classifier at %s yet: registry left empty", source)
+        return None
+    metrics = {}
+    for candidate in (source.with_suffix(".json"), source.with_name("metrics.json")):
+        if candidate.exists():
+            try:
+                metrics = {"training": json.loads(candidate.read_text()).get("metrics", {})}
+            except (ValueError, AttributeError):
+                logger.warning("unreadable metrics file %s", candidate)
+            break
+    return register_version(
+        source,
+        card=source.with_suffix(".md"),
+        keras=source.with_suffix(".keras"),
+        metrics=metrics,
+        status=ModelVersion.Status.ACTIVE,
+        model=model,
+    )
+
+
+# --- evaluation and the promotion gate --------------------------------------------------
+
+
+def evaluation_images() -> list[TrainingImage]:
+    """The fixed evaluation set: every pool image assigned to it by content hash (or manifest)."""
+    return list(TrainingImage.objects.filter(split=TrainingImage.Split.EVAL).order_by("content_hash"))
+
+
+def fingerprint(images: list[TrainingImage]) -> str:
+    """Identifies an evaluation set, so figures are only compared when measured on the same one."""
+    digest = hashlib.sha256()
+    for image in images:
+        digest.update(f"{image.content_hash}:{image.label};".encode())
+    return digest.hexdigest()[:16]
+
+
+def evaluate(version: ModelVersion, images: list[TrainingImage] | None = None) -> dict:
+    """Metrics of `version` on the evaluation set, cached on the version per set fingerprint."""
+    from training.ml.data import CLASSES, Sample, build_crops
+    from training.ml.evaluate import classification_metrics
+    from training.ml.export import TFLiteClassifier
+
+    images = evaluation_images() if images is None else images
+    key = fingerprint(images)
+    cached = version.metrics.get("eval")
+    if cached and cached.get("fingerprint") == key:
+        return cached
+    if len({image.label for image in images}) < 2:
+        raise RegistryError(
+            f"the evaluation set has {len(images)} image(s) and needs both classes; import or correct more faces"
+        )
+    classifier = TFLiteClassifier(artifact_path(version))
+    samples = [Sample(Path(image.image.path), CLASSES.index(image.label), "val") for image in images]
+    crops = build_crops(samples, classifier.input_size, with_context=False)
+    figures = classification_metrics(crops.labels, classifier.predict(crops.crops))
+    figures.update(fingerprint=key, measured_at=timezone.now().isoformat())
+    version.metrics = {**version.metrics, "eval": figures}
+    version.save(update_fields=["metrics"])
+    return figures
+
+
+def _summary(figures: dict) -> dict:
+    per_class = figures.get("per_class", {})
+    return {
+        "accuracy": figures.get("accuracy"),
+        "roc_auc": figures.get("roc_auc"),
+        "ece": figures.get("ece"),
+        **{f"f1_{name}": values.get("f1") for name, values in per_class.items()},
+        **{f"recall_{name}": values.get("recall") for name, values in per_class.items()},
+    }
+
+
+def gate(candidate: ModelVersion, margin: float | None = None, *, user=None) -> ModelVersion:
+    """Activate `candidate` only if its accuracy on the evaluation set is at least the active
+    model's minus `margin` accuracy points; otherwise reject it. Both figures are kept side by side.
+    """
+    if candidate.status != ModelVersion.Status.CANDIDATE:
+        raise RegistryError(f"{candidate} is {candidate.get_status_display().lower()}, not a candidate")
+    margin = TrainingSettings.current().gate_margin if margin is None else margin
+    images = evaluation_images()
+    mine = evaluate(candidate, images)
+    active = active_version()
+    report = {
+        "margin_points": margin,
+        "eval_images": len(images),
+        "fingerprint": fingerprint(images),
+        "candidate": {"version": str(candidate), **_summary(mine)},
+        "active": None,
+    }
+    if active is None:
+        passed, reason = True, "no active version"
+    else:
+        theirs = evaluate(active, images)
+        report["active"] = {"version": str(active), **_summary(theirs)}
+        needed = round(theirs["accuracy"] - margin / 100.0, 6)
+        passed = round(mine["accuracy"], 6) >= needed
+        reason = (
+            f"accuracy {mine['accuracy']:.2%} {'≥' if passed else '<'} {theirs['accuracy']:.2%} of {active}"
+            + (f" minus a {margin:g}-point margin" if margin else "")
+        )
+    report.update(passed=passed, reason=reason, decided_at=timezone.now().isoformat())
+    candidate.gate_report = report
+    candidate.save(update_fields=["gate_report"])
+    logger.info("gate %s: %s (%s)", candidate, "passed" if passed else "rejected", reason)
+    if passed:
+        return activate(candidate, user=user)
+    candidate.status = ModelVersion.Status.REJECTED
+    candidate.save(update_fields=["status"])
+    return candidate
+
+
+# --- admin actions ----------------------------------------------------------------------
+
+
+def activate(version: ModelVersion, *, user=None) -> ModelVersion:
+    """Make `version` the one active classifier (promotion or rollback); the previous one is retired."""
+    if not artifact_path(version).is_file():
+        raise RegistryError(f"{version}'s model file {artifact_path(version)} is missing")
+    with transaction.atomic():
+        locked = ModelVersion.objects.select_for_update().get(pk=version.pk)
+        if locked.status == ModelVersion.Status.ACTIVE:
+            return locked
+        ModelVersion.objects.select_for_update().filter(status=ModelVersion.Status.ACTIVE).exclude(
+            pk=locked.pk
+        ).update(status=ModelVersion.Status.RETIRED)
+        locked.status = ModelVersion.Status.ACTIVE
+        locked.activated_at = timezone.now()
+        locked.save(update_fields=["status", "activated_at"])
+    transaction.on_commit(lambda: model_changed(locked))
+    logger.info("activated %s (by %s)", locked, getattr(user, "username", "the gate"))
+    return locked
+
+
+def retire(version: ModelVersion, *, user=None) -> ModelVersion:
+    """Take a version out of use; the active one can only be replaced, never just retired."""
+    if version.status == ModelVersion.Status.ACTIVE:
+        raise RegistryError(f"{version} is active: activate another version first")
+    version.status = ModelVersion.Status.RETIRED
+    version.save(update_fields=["status"])
+    logger.info("retired %s (by %s)", version, getattr(user, "username", "?"))
+    return version

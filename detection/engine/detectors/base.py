@@ -80,7 +80,7 @@ class FaceDetector(ABC):
             scaled, sx, sy = image_rgb, 1.0, 1.0
         boxes, scores, landmarks = self._detect(scaled)
         detections = []
-        for box, score, points in zip(boxes, scores, landmarks):
+        for box, score, points in zip(boxes, scores, landmarks, strict=True):
             x1, y1, x2, y2 = (float(v) for v in box)
             x1, x2 = max(0.0, x1 / sx), min(float(w), x2 / sx)
             y1, y2 = max(0.0, y1 / sy), min(float(h), y2 / sy)

@@ -71,9 +71,7 @@ class RetinaFaceDetector(FaceDetector):
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
         # InferenceSession.run is thread-safe, so one session serves every thread.
-        self._session = ort.InferenceSession(
-            _weights(), sess_options=options, providers=["CPUExecutionProvider"]
-        )
+        self._session = ort.InferenceSession(_weights(), sess_options=options, providers=["CPUExecutionProvider"])
 
     def _detect(self, image_rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         h, w = image_rgb.shape[:2]

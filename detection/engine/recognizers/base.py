@@ -22,6 +22,8 @@ class FaceRecognizer(ABC):
     metric: str
     #: Distance threshold tuned on face-recognition-dev (see benchmarks/recognition_accuracy.py).
     default_threshold: float
+    #: Stricter threshold for drawn-mask enrolment variants (masked faces resemble each other).
+    default_variant_threshold: float
 
     @abstractmethod
     def embed_many(self, image_rgb: np.ndarray, detections: Sequence[Detection]) -> np.ndarray:

@@ -16,6 +16,7 @@ class DlibRecognizer(FaceRecognizer):
     dimension = 128
     metric = "euclidean"
     default_threshold = 0.6
+    default_variant_threshold = 0.5
 
     def __init__(self, num_jitters: int = 1) -> None:
         import face_recognition  # loads dlib's models once, at import
@@ -33,13 +34,13 @@ class DlibRecognizer(FaceRecognizer):
         locations = []
         for det in detections:
             x1, y1, x2, y2 = det.box
-            locations.append((
-                max(0, round(y1)), min(w - 1, round(x2)), min(h - 1, round(y2)), max(0, round(x1))
-            ))
+            locations.append((max(0, round(y1)), min(w - 1, round(x2)), min(h - 1, round(y2)), max(0, round(x1))))
         with self._lock:
             encodings = self._fr.face_encodings(
-                np.ascontiguousarray(image_rgb), known_face_locations=locations,
-                num_jitters=self._num_jitters, model="small",
+                np.ascontiguousarray(image_rgb),
+                known_face_locations=locations,
+                num_jitters=self._num_jitters,
+                model="small",
             )
         for i, enc in enumerate(encodings):
             out[i] = enc

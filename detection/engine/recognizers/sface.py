@@ -20,6 +20,7 @@ class SFaceRecognizer(FaceRecognizer):
     dimension = 128
     metric = "cosine"
     default_threshold = 0.58
+    default_variant_threshold = 0.52
 
     def __init__(self, model_path: str = SFACE_MODEL) -> None:
         self._net = ThreadLocal(lambda: cv2.FaceRecognizerSF.create(model_path, ""))
@@ -33,9 +34,7 @@ class SFaceRecognizer(FaceRecognizer):
         bgr = cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR)
         for i, det in enumerate(detections):
             x1, y1, x2, y2 = det.box
-            row = np.array(
-                [[x1, y1, x2 - x1, y2 - y1, *det.landmarks.reshape(-1), det.score]], dtype=np.float32
-            )
+            row = np.array([[x1, y1, x2 - x1, y2 - y1, *det.landmarks.reshape(-1), det.score]], dtype=np.float32)
             feature = net.feature(net.alignCrop(bgr, row)).reshape(-1)
             out[i] = feature / max(float(np.linalg.norm(feature)), 1e-12)
         return out

@@ -1,0 +1,251 @@
+"""REST API of photo analysis: analyse one image, the detection log, batches and dashboard figures."""
+
+from __future__ import annotations
+
+import logging
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.permissions import BasePermission, IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from detection.engine.imageio import ImageDecodeError
+from detection.engine.pipeline import MODES
+from detection.models import BatchItem, BatchJob, DetectedFace, DetectionLog, MaskLabel
+from detection.services import batches, stats
+from detection.services.analysis import analyse_and_log
+from detection.services.log_filters import LogFilterForm, filter_logs
+from detection.services.uploads import UploadError, expand_uploads, read_upload
+
+logger = logging.getLogger(__name__)
+
+
+def perm(code: str) -> type[BasePermission]:
+    """A permission class requiring one Django permission (all role checks come from the groups)."""
+
+    class HasPerm(BasePermission):
+        message = f"This needs the permission {code}."
+
+        def has_permission(self, request, view) -> bool:
+            return bool(request.user and request.user.is_authenticated and request.user.has_perm(code))
+
+    HasPerm.__name__ = f"Has_{code.replace('.', '_')}"
+    return HasPerm
+
+
+# --- analyse ------------------------------------------------------------------------------
+class AnalyzeRequestSerializer(serializers.Serializer):
+    image = serializers.FileField(help_text="JPEG, PNG, WebP, BMP or GIF.")
+    store = serializers.BooleanField(default=True, help_text="false: analyse without keeping the image.")
+    mode = serializers.ChoiceField(choices=MODES, required=False, help_text="Default: the upload mode.")
+    recognize = serializers.BooleanField(default=True)
+
+
+class FaceResultSerializer(serializers.Serializer):
+    box = serializers.ListField(child=serializers.IntegerField(), min_length=4, max_length=4)
+    score = serializers.FloatField()
+    mask = serializers.ChoiceField(choices=MaskLabel.values)
+    mask_score = serializers.FloatField(help_text="P(with_mask).")
+    identity = serializers.CharField(allow_null=True, help_text="Person id as a string, null when unknown.")
+    distance = serializers.FloatField(allow_null=True)
+    person = serializers.CharField(allow_null=True, help_text="The person's display name.")
+    face_id = serializers.IntegerField()
+
+
+class AnalysisSerializer(serializers.Serializer):
+    """The engine's JSON schema (Analysis.to_dict) plus the log it was recorded as."""
+
+    log_id = serializers.IntegerField()
+    width = serializers.IntegerField()
+    height = serializers.IntegerField()
+    faces = FaceResultSerializer(many=True)
+    timings_ms = serializers.DictField(child=serializers.FloatField())
+    stored = serializers.BooleanField()
+
+
+def analysis_payload(log: DetectionLog) -> dict:
+    out = {"log_id": log.pk, **log.analysis.to_dict(), "stored": bool(log.image)}
+    for face, row in zip(out["faces"], log.detected_faces, strict=True):
+        face["person"] = row.person.display_name if row.person else None
+        face["face_id"] = row.pk
+    return out
+
+
+class AnalyzeView(APIView):
+    """Analyse one image (multipart field `image`) and record it in the detection log."""
+
+    permission_classes = [IsAuthenticated, perm("detection.add_detectionlog")]
+    parser_classes = [MultiPartParser, FormParser]
+
+    @extend_schema(request={"multipart/form-data": AnalyzeRequestSerializer}, responses={201: AnalysisSerializer})
+    def post(self, request):
+        params = AnalyzeRequestSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        upload = params.validated_data["image"]
+        try:
+            data = read_upload(upload)
+            log = analyse_and_log(
+                data, user=request.user, source=DetectionLog.Source.API, original_name=upload.name,
+                store=None if params.validated_data["store"] else False,
+                mode=params.validated_data.get("mode"), recognize=params.validated_data["recognize"],
+            )  # fmt: skip
+        except (UploadError, ImageDecodeError) as exc:
+            logger.info("api analyze refused %s: %s", upload.name, exc)
+            return Response({"image": [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
+        return Response(analysis_payload(log), status=status.HTTP_201_CREATED)
+
+
+# --- detection log -------------------------------------------------------------------------
+class DetectedFaceSerializer(serializers.ModelSerializer):
+    box = serializers.ListField(child=serializers.FloatField(), read_only=True)
+    person_name = serializers.CharField(source="person.display_name", default=None, read_only=True)
+    effective_mask_label = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = DetectedFace
+        fields = ["id", "box", "score", "mask_label", "mask_probability", "person", "person_name", "distance",
+                  "review_state", "corrected_mask_label", "corrected_person", "effective_mask_label",
+                  "reviewed_by", "reviewed_at"]  # fmt: skip
+
+
+class DetectionLogSerializer(serializers.ModelSerializer):
+    faces = DetectedFaceSerializer(many=True, read_only=True)
+    camera_name = serializers.CharField(source="camera.name", default=None, read_only=True)
+    username = serializers.CharField(source="user.username", default=None, read_only=True)
+    image_stored = serializers.SerializerMethodField()
+
+    class Meta:
+        model = DetectionLog
+        fields = ["id", "created_at", "source", "camera", "camera_name", "batch", "user", "username",
+                  "original_name", "image_stored", "image_width", "image_height", "model_version", "mode",
+                  "timings_ms", "face_count", "masked_count", "unmasked_count", "unknown_count", "summary",
+                  "faces"]  # fmt: skip
+
+    def get_image_stored(self, obj) -> bool:
+        return bool(obj.image)
+
+
+def _filter_parameters() -> list[OpenApiParameter]:
+    types = {"date_from": str, "date_to": str, "unknown": bool}
+    return [
+        OpenApiParameter(name, types.get(name, str), description=str(field.label or name))
+        for name, field in LogFilterForm.base_fields.items()
+    ]
+
+
+@extend_schema(parameters=_filter_parameters())
+class DetectionLogViewSet(viewsets.ReadOnlyModelViewSet):
+    """The detection log with the list page's filters (date_from/date_to as YYYY-MM-DD)."""
+
+    serializer_class = DetectionLogSerializer
+    permission_classes = [IsAuthenticated, perm("detection.view_detectionlog")]
+    queryset = DetectionLog.objects.none()
+
+    def get_queryset(self):
+        qs, form = filter_logs(self.request.query_params if self.action == "list" else None)
+        if self.action == "list" and form.is_bound and not form.is_valid():
+            raise serializers.ValidationError(form.errors)
+        return qs.prefetch_related("faces__person")
+
+
+# --- batches ------------------------------------------------------------------------------
+class BatchItemSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = BatchItem
+        fields = ["id", "name", "status", "error", "attempts", "log"]
+
+
+class BatchJobSerializer(serializers.ModelSerializer):
+    owner = serializers.CharField(source="owner.username", read_only=True)
+    progress = serializers.FloatField(read_only=True)
+
+    class Meta:
+        model = BatchJob
+        fields = ["id", "owner", "status", "mode", "recognize", "total", "done", "failed", "progress", "error",
+                  "cancel_requested", "created_at", "started_at", "finished_at"]  # fmt: skip
+        read_only_fields = fields
+
+
+class BatchJobDetailSerializer(BatchJobSerializer):
+    items = BatchItemSerializer(many=True, read_only=True)
+
+    class Meta(BatchJobSerializer.Meta):
+        fields = [*BatchJobSerializer.Meta.fields, "items"]
+        read_only_fields = fields
+
+
+class BatchCreateSerializer(serializers.Serializer):
+    files = serializers.ListField(child=serializers.FileField(), allow_empty=False,
+                                  help_text="Images and/or ZIP archives.")  # fmt: skip
+    mode = serializers.ChoiceField(choices=MODES, required=False)
+    recognize = serializers.BooleanField(default=True)
+
+
+class BatchJobViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    """Batches: create from files (multipart `files`, repeated), follow their status, cancel, retry."""
+
+    permission_classes = [IsAuthenticated, perm("detection.view_batchjob")]
+    parser_classes = [MultiPartParser, FormParser]
+    queryset = BatchJob.objects.none()
+
+    def get_queryset(self):
+        qs = BatchJob.objects.select_related("owner")
+        return qs if self.request.user.has_perm("accounts.admin_area") else qs.filter(owner=self.request.user)
+
+    def get_serializer_class(self):
+        return BatchJobDetailSerializer if self.action == "retrieve" else BatchJobSerializer
+
+    def get_permissions(self):
+        needed = {"create": "detection.add_batchjob", "cancel": "detection.change_batchjob",
+                  "retry": "detection.change_batchjob"}.get(self.action)  # fmt: skip
+        return [p() for p in self.permission_classes] + ([perm(needed)()] if needed else [])
+
+    @extend_schema(request={"multipart/form-data": BatchCreateSerializer}, responses={201: BatchJobDetailSerializer})
+    def create(self, request, *args, **kwargs):
+        params = BatchCreateSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        batch = batches.create_batch(
+            request.user, expand_uploads(params.validated_data["files"]),
+            mode=params.validated_data.get("mode"), recognize=params.validated_data["recognize"],
+        )  # fmt: skip
+        return Response(BatchJobDetailSerializer(batch).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses={200: BatchJobSerializer, 409: BatchJobSerializer})
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        batch = self.get_object()
+        changed = batches.cancel_batch(batch)
+        return Response(BatchJobSerializer(batch).data, status=200 if changed else 409)
+
+    @extend_schema(request=None, responses={200: BatchJobSerializer, 409: BatchJobSerializer})
+    @action(detail=True, methods=["post"])
+    def retry(self, request, pk=None):
+        batch = self.get_object()
+        count = batches.retry_batch(batch)
+        return Response(BatchJobSerializer(batch).data, status=200 if count else 409)
+
+
+# --- dashboard figures -----------------------------------------------------------------------
+class StatsView(APIView):
+    """Every dashboard figure: today's compliance, trends by hour and day, breakdowns, recent events."""
+
+    permission_classes = [IsAuthenticated, perm("detection.view_detectionlog")]
+
+    @extend_schema(responses=inline_serializer("DashboardStats", {
+        "generated_at": serializers.DateTimeField(),
+        "today": serializers.DictField(),
+        "by_hour": serializers.ListField(child=serializers.DictField()),
+        "by_day": serializers.ListField(child=serializers.DictField()),
+        "by_source": serializers.ListField(child=serializers.DictField()),
+        "by_camera": serializers.ListField(child=serializers.DictField()),
+        "recent_violations": serializers.ListField(child=serializers.DictField()),
+        "unknown_faces": serializers.ListField(child=serializers.DictField()),
+        "running_jobs": serializers.ListField(child=serializers.DictField()),
+        "recent_jobs": serializers.ListField(child=serializers.DictField()),
+    }))  # fmt: skip
+    def get(self, request):
+        return Response(stats.dashboard())
+

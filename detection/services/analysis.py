@@ -1,0 +1,297 @@
+"""Analyse one image and log it: the single path every upload, batch item, API call and camera
+event takes, so rows, stored files, counts and the dashboard event always look the same.
+
+`analyse_and_log` is atomic: the log, its faces and every file it wrote exist together or not at
+all. Files are not transactional, so the ones written inside a `files_rolled_back()` block are
+deleted when the block raises (callers that add their own rows to the same transaction, like the
+batch runner, open the block around both).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+import numpy as np
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import transaction
+from PIL import Image
+
+from detection.engine.crops import crop_face
+from detection.engine.imageio import decode_image
+from detection.engine.pipeline import Analysis
+from detection.engine.types import WITH_MASK
+from detection.models import Camera, DetectedFace, DetectionLog, MaskLabel, Person, PlatformSettings
+from detection.services.engine import pipeline
+from maskportal import realtime
+
+logger = logging.getLogger(__name__)
+
+#: Longest side of the stored copy when PlatformSettings.store_images is "downscaled".
+DOWNSCALED_SIDE = 1280
+#: Side of the stored face crop (thumbnails, review, training corrections).
+CROP_SIDE = 160
+JPEG_QUALITY = 88
+
+_written: ContextVar[list[str] | None] = ContextVar("analysis_written_files", default=None)
+
+
+@contextmanager
+def files_rolled_back() -> Iterator[None]:
+    """Delete the files stored inside the block when it raises; nested blocks hand theirs up."""
+    parent = _written.get()
+    mine: list[str] = []
+    token = _written.set(mine)
+    try:
+        yield
+    except BaseException:
+        for name in mine:
+            try:
+                default_storage.delete(name)
+            except OSError:
+                logger.exception("could not delete %s after a failed analysis", name)
+        raise
+    finally:
+        _written.reset(token)
+    if parent is not None:
+        parent.extend(mine)
+
+
+def save_file(field_file, name: str, content: bytes) -> None:
+    field_file.save(name, ContentFile(content), save=False)
+    written = _written.get()
+    if written is not None:
+        written.append(field_file.name)
+
+
+def resolve_store(store: bool | str | None) -> str:
+    """None: the platform setting; False: keep nothing; True: the setting, but never "none"."""
+    if isinstance(store, str):
+        if store not in PlatformSettings.StoreImages.values:
+            raise ValueError(f"unknown store mode {store!r}")
+        return store
+    if store is False:
+        return PlatformSettings.StoreImages.NONE
+    current = PlatformSettings.current().store_images
+    if store is True and current == PlatformSettings.StoreImages.NONE:
+        return PlatformSettings.StoreImages.DOWNSCALED
+    return current
+
+
+def encode_jpeg(image: np.ndarray, quality: int = JPEG_QUALITY) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="JPEG", quality=quality)
+    return buffer.getvalue()
+
+
+def _stored_image(image: np.ndarray, data: bytes | None, store: str) -> tuple[bytes, str] | None:
+    """The bytes to keep and their extension: the file as uploaded, or a JPEG within DOWNSCALED_SIDE."""
+    if store == PlatformSettings.StoreImages.NONE:
+        return None
+    h, w = image.shape[:2]
+    is_jpeg = data is not None and data[:3] == b"\xff\xd8\xff"
+    if store == PlatformSettings.StoreImages.ORIGINAL and data is not None:
+        with Image.open(io.BytesIO(data)) as img:
+            return data, (img.format or "jpeg").lower().replace("jpeg", "jpg")
+    scale = DOWNSCALED_SIDE / max(h, w)
+    if scale >= 1.0 or store == PlatformSettings.StoreImages.ORIGINAL:
+        # a small JPEG is kept as it came: no second lossy encode
+        return (data, "jpg") if is_jpeg else (encode_jpeg(image), "jpg")
+    small = Image.fromarray(image).resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.LANCZOS)
+    return encode_jpeg(np.asarray(small)), "jpg"
+
+
+def summarise(faces: int, masked: int, unmasked: int, unknown: int) -> str:
+    if not faces:
+        return "no faces"
+    text = f"{faces} face{'s' if faces != 1 else ''}: {masked} with mask, {unmasked} without"
+    return f"{text}, {unknown} unknown" if unknown else text
+
+
+def _people(analysis: Analysis) -> dict[str, Person]:
+    """Engine identities are str(person.id); map them to rows (deleted people become unknown)."""
+    ids = {int(f.identity) for f in analysis.faces if f.identity and f.identity.isdigit()}
+    return {str(pk): person for pk, person in Person.objects.in_bulk(ids).items()} if ids else {}
+
+
+def decode(image_or_bytes: np.ndarray | bytes) -> tuple[np.ndarray, bytes | None, float]:
+    """RGB array, the original bytes (None for arrays) and the decode time in ms.
+
+    Raises `ImageDecodeError` with a user-readable reason for bad input.
+    """
+    if isinstance(image_or_bytes, np.ndarray):
+        return image_or_bytes, None, 0.0
+    start = time.perf_counter()
+    data = bytes(image_or_bytes)
+    image = decode_image(data, max_pixels=settings.MAX_IMAGE_PIXELS)
+    return image, data, (time.perf_counter() - start) * 1000
+
+
+def analyse(
+    image_or_bytes: np.ndarray | bytes, *, mode: str | None = None, recognize: bool = True
+) -> tuple[np.ndarray, bytes | None, Analysis]:
+    """Decode and analyse without touching the database (so callers can keep transactions short)."""
+    image, data, decode_ms = decode(image_or_bytes)
+    analysis = pipeline(mode).analyze(image, recognize=recognize)
+    analysis.add_decode_time(decode_ms)
+    return image, data, analysis
+
+
+def analyse_and_log(
+    image_or_bytes: np.ndarray | bytes,
+    *,
+    user=None,
+    source: str,
+    camera: Camera | None = None,
+    batch=None,
+    original_name: str = "",
+    store: bool | str | None = None,
+    mode: str | None = None,
+    recognize: bool = True,
+    analysis: Analysis | None = None,
+) -> DetectionLog:
+    """Analyse an image (bytes of an image file, or an RGB array) and record it.
+
+    Pass `analysis` when the image was already analysed (live frames) to only record it. The
+    returned log carries the engine result as `log.analysis` (for `Analysis.to_dict`). Raises
+    `ImageDecodeError` for bad input; on any failure nothing is left behind.
+    """
+    if analysis is None:
+        image, data, analysis = analyse(image_or_bytes, mode=mode, recognize=recognize)
+    else:
+        image, data, _ = decode(image_or_bytes)
+    return record(
+        image, data, analysis, user=user, source=source, camera=camera, batch=batch,
+        original_name=original_name, store=store, mode=mode,
+    )  # fmt: skip
+
+
+def record(
+    image: np.ndarray,
+    data: bytes | None,
+    analysis: Analysis,
+    *,
+    user=None,
+    source: str,
+    camera: Camera | None = None,
+    batch=None,
+    original_name: str = "",
+    store: bool | str | None = None,
+    mode: str | None = None,
+) -> DetectionLog:
+    """Write the log, its faces and their files for an analysed image (see `analyse_and_log`)."""
+    from training.services.registry import active_model_label
+
+    store_mode = resolve_store(store)
+    start = time.perf_counter()
+    people = _people(analysis)
+    with files_rolled_back(), transaction.atomic():
+        log = DetectionLog(
+            user=user if getattr(user, "is_authenticated", False) else None,
+            source=source,
+            camera=camera,
+            batch=batch,
+            original_name=original_name[:255],
+            image_width=analysis.width,
+            image_height=analysis.height,
+            model_version=active_model_label(),
+            mode=mode or settings.ENGINE_UPLOAD_MODE,
+        )
+        stored = _stored_image(image, data, store_mode)
+        if stored is not None:
+            save_file(log.image, f"{source}.{stored[1]}", stored[0])
+        faces = []
+        for result in analysis.faces:
+            face = DetectedFace(
+                log=log,
+                x1=result.box[0], y1=result.box[1], x2=result.box[2], y2=result.box[3],
+                score=float(result.score),
+                mask_label=MaskLabel.WITH_MASK if result.mask == WITH_MASK else MaskLabel.WITHOUT_MASK,
+                mask_probability=float(result.mask_score),
+                person=people.get(result.identity or ""),
+                distance=result.distance,
+            )  # fmt: skip
+            if stored is not None:
+                save_file(face.crop, "face.jpg", encode_jpeg(crop_face(image, result.box, CROP_SIDE)))
+            faces.append(face)
+        log.face_count = len(faces)
+        log.masked_count = sum(f.mask_label == MaskLabel.WITH_MASK for f in faces)
+        log.unmasked_count = log.face_count - log.masked_count
+        log.unknown_count = sum(f.person is None for f in faces)
+        log.summary = summarise(log.face_count, log.masked_count, log.unmasked_count, log.unknown_count)
+        log.timings_ms = {
+            **analysis.to_dict()["timings_ms"],
+            "store": round((time.perf_counter() - start) * 1000, 2),
+        }
+        log.save()
+        DetectedFace.objects.bulk_create(faces)
+        transaction.on_commit(lambda: realtime.publish(realtime.DASHBOARD_GROUP, detection_message(log)))
+    log.analysis = analysis
+    log.detected_faces = faces
+    logger.info("logged %s analysis %s: %s", source, log.pk, log.summary)
+    return log
+
+
+def detection_message(log: DetectionLog) -> dict[str, Any]:
+    """The `detection` realtime message the dashboard shows as a live event."""
+    faces = getattr(log, "detected_faces", None) or list(log.faces.all())
+    return realtime.message(
+        "detection",
+        log_id=log.pk,
+        source=log.source,
+        camera=log.camera.name if log.camera_id else None,
+        created_at=log.created_at.isoformat(),
+        summary=log.summary,
+        faces=[
+            {
+                "id": f.pk,
+                "mask": f.mask_label,
+                "mask_score": round(f.mask_probability, 4),
+                "person": f.person.display_name if f.person_id else None,
+                "crop": bool(f.crop),
+            }
+            for f in faces
+        ],
+        counts={
+            "faces": log.face_count,
+            "masked": log.masked_count,
+            "unmasked": log.unmasked_count,
+            "unknown": log.unknown_count,
+        },
+    )
+
+
+def annotated_jpeg(log: DetectionLog) -> bytes | None:
+    """The stored photo with the faces drawn as reviewed (served by a view, never stored twice);
+    None when no image was kept."""
+    from detection.engine.annotate import annotate
+    from detection.engine.pipeline import FaceResult
+    from detection.engine.types import Detection
+
+    if not log.image:
+        return None
+    with log.image.open("rb") as handle:
+        image = decode_image(handle.read(), max_pixels=settings.MAX_IMAGE_PIXELS)
+    scale = image.shape[1] / log.image_width if log.image_width else 1.0
+    faces = []
+    for face in log.faces.select_related("person", "corrected_person"):
+        box = tuple(v * scale for v in face.box)
+        person = face.person if face.review_state == DetectedFace.Review.PENDING else face.corrected_person
+        label = face.effective_mask_label
+        probability = face.mask_probability
+        if face.corrected_mask_label:  # a reviewer's label is certain
+            probability = 1.0 if label == MaskLabel.WITH_MASK else 0.0
+        faces.append(FaceResult(
+            box=box, score=face.score, keypoints=np.zeros((5, 2), np.float32), mask=label, mask_score=probability,
+            identity=person.display_name if person else None, distance=face.distance,
+            detection=Detection(box=box, score=face.score, landmarks=np.zeros((5, 2), np.float32)),
+        ))  # fmt: skip
+    drawn = annotate(image, Analysis(width=image.shape[1], height=image.shape[0], faces=faces, timings_ms={}))
+    return encode_jpeg(drawn)

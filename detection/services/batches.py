@@ -1,0 +1,245 @@
+"""Batch jobs: many images analysed by Celery workers (queue `batch`) in chunks.
+
+The per-item state in the database is the truth, so work is safe to repeat: a chunk that is
+delivered twice (a worker killed mid-batch, then a redelivery or a recovery) skips the items that
+are already done, and an item is claimed under a row lock so two workers never log it twice.
+Recovery: every running chunk refreshes a heartbeat in the shared cache; when a batch with
+pending items shows none for BATCH_STALL_SECONDS, `recover_stalled_batches` (run when a worker
+starts and every minute by beat) queues its pending items again.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.db.models import Count, F, Q
+from django.utils import timezone
+
+from detection.engine.imageio import ImageDecodeError
+from detection.models import BatchItem, BatchJob, DetectionLog
+from detection.services.analysis import analyse, files_rolled_back, record, save_file
+from detection.services.uploads import UploadItem
+from maskportal import realtime
+
+logger = logging.getLogger(__name__)
+
+CHUNK_SIZE = 16
+#: Seconds between two progress messages of one chunk (the last one is always sent).
+PROGRESS_INTERVAL_S = 0.5
+HEARTBEAT_KEY = "maskportal:batch-heartbeat:{}"
+ACTIVE = (BatchJob.Status.QUEUED, BatchJob.Status.RUNNING)
+
+
+def stall_seconds() -> int:
+    return int(getattr(settings, "BATCH_STALL_SECONDS", 60))
+
+
+def heartbeat(batch_id: int) -> None:
+    cache.set(HEARTBEAT_KEY.format(batch_id), time.time(), timeout=max(stall_seconds(), 1))
+
+
+def create_batch(user, items: Iterable[UploadItem], *, mode: str | None = None, recognize: bool = True) -> BatchJob:
+    """Store every acceptable upload first (one transaction), then queue the work.
+
+    Refused items are recorded as failed with their reason and no file, so the page lists them.
+    """
+    with files_rolled_back(), transaction.atomic():
+        batch = BatchJob.objects.create(owner=user, mode=mode or settings.ENGINE_UPLOAD_MODE, recognize=recognize)
+        total = failed = 0
+        for item in items:
+            row = BatchItem(batch=batch, name=item.name[:500])
+            if item.ok:
+                save_file(row.upload, "item", item.data)
+            else:
+                row.status, row.error = BatchItem.Status.FAILED, item.error
+                failed += 1
+            row.save()
+            total += 1
+        batch.total, batch.failed = total, failed
+        if total == failed:
+            batch.status, batch.finished_at = BatchJob.Status.FAILED, timezone.now()
+            batch.error = "no file could be analysed" if total else "no files were uploaded"
+        batch.save()
+        if batch.status == BatchJob.Status.QUEUED:
+            transaction.on_commit(lambda: enqueue(batch))
+    logger.info("batch %s created by %s: %s items, %s refused", batch.pk, user, total, failed)
+    return batch
+
+
+def enqueue(batch: BatchJob, item_ids: list[int] | None = None) -> int:
+    """Queue the pending items (or `item_ids`) in chunks; returns the number of chunks."""
+    from detection.tasks.batches import run_batch_chunk
+
+    if item_ids is None:
+        item_ids = list(batch.items.filter(status=BatchItem.Status.PENDING).values_list("pk", flat=True))
+    heartbeat(batch.pk)
+    chunks = [item_ids[i : i + CHUNK_SIZE] for i in range(0, len(item_ids), CHUNK_SIZE)]
+    for chunk in chunks:
+        run_batch_chunk.delay(batch.pk, chunk)
+    return len(chunks)
+
+
+def run_chunk(batch_id: int, item_ids: list[int]) -> None:
+    """Analyse the still-pending items of a chunk; stops early when the batch is cancelled."""
+    batch = BatchJob.objects.select_related("owner").filter(pk=batch_id).first()
+    if batch is None or batch.status not in ACTIVE:
+        return
+    if BatchJob.objects.filter(pk=batch_id, status=BatchJob.Status.QUEUED).update(
+        status=BatchJob.Status.RUNNING, started_at=timezone.now()
+    ):
+        batch.status = BatchJob.Status.RUNNING
+    last_progress = 0.0
+    for item_id in item_ids:
+        if BatchJob.objects.filter(pk=batch_id, cancel_requested=True).exists():
+            break
+        run_item(batch, item_id)
+        heartbeat(batch_id)
+        if time.monotonic() - last_progress >= PROGRESS_INTERVAL_S:
+            publish_progress(batch_id)
+            last_progress = time.monotonic()
+    finish_if_complete(batch_id)
+    publish_progress(batch_id)
+
+
+def run_item(batch: BatchJob, item_id: int) -> None:
+    """Analyse one item unless another delivery already did; its outcome and the batch counts
+    change in one transaction with the log, so a crash in between leaves the item pending."""
+    item = BatchItem.objects.filter(pk=item_id, batch=batch, status=BatchItem.Status.PENDING).first()
+    if item is None:
+        return
+    try:
+        with item.upload.open("rb") as handle:
+            data = handle.read()
+        result = analyse(data, mode=batch.mode, recognize=batch.recognize)
+        error = ""
+    except (ImageDecodeError, OSError, ValueError) as exc:
+        result, error = None, str(exc) or exc.__class__.__name__
+    try:
+        with files_rolled_back(), transaction.atomic():
+            item = BatchItem.objects.select_for_update().filter(pk=item_id, status=BatchItem.Status.PENDING).first()
+            if item is None:
+                return  # another worker finished it meanwhile
+            item.attempts += 1
+            if result is not None:
+                image, original, analysis = result
+                item.log = record(
+                    image, original, analysis, user=batch.owner, source=DetectionLog.Source.BATCH,
+                    batch=batch, original_name=item.name, mode=batch.mode,
+                )  # fmt: skip
+                item.status = BatchItem.Status.DONE
+                BatchJob.objects.filter(pk=batch.pk).update(done=F("done") + 1)
+                upload = item.upload.name
+                item.upload = ""
+                transaction.on_commit(lambda: default_storage.delete(upload))
+            else:
+                item.status, item.error = BatchItem.Status.FAILED, error
+                BatchJob.objects.filter(pk=batch.pk).update(failed=F("failed") + 1)
+            item.save()
+    except Exception as exc:  # a bug or a lost database must not stop the other items
+        logger.exception("batch %s item %s failed", batch.pk, item_id)
+        _fail_item(batch, item_id, f"internal error: {exc.__class__.__name__}")
+        return
+    if error:
+        logger.info("batch %s item %s (%s) failed: %s", batch.pk, item_id, item.name, error)
+
+
+def _fail_item(batch: BatchJob, item_id: int, error: str) -> None:
+    with transaction.atomic():
+        if BatchItem.objects.filter(pk=item_id, status=BatchItem.Status.PENDING).update(
+            status=BatchItem.Status.FAILED, error=error, attempts=F("attempts") + 1
+        ):
+            BatchJob.objects.filter(pk=batch.pk).update(failed=F("failed") + 1)
+
+
+def finish_if_complete(batch_id: int) -> bool:
+    """Close the batch when no item is pending (once, whichever chunk gets here first)."""
+    if BatchItem.objects.filter(batch_id=batch_id, status=BatchItem.Status.PENDING).exists():
+        return False
+    batch = BatchJob.objects.get(pk=batch_id)
+    status = BatchJob.Status.FAILED if batch.done == 0 and batch.failed else BatchJob.Status.SUCCEEDED
+    error = "no file could be analysed" if status == BatchJob.Status.FAILED else ""
+    return bool(
+        BatchJob.objects.filter(pk=batch_id, status__in=ACTIVE).update(
+            status=status, error=error, finished_at=timezone.now()
+        )
+    )
+
+
+def publish_progress(batch_id: int) -> None:
+    batch = BatchJob.objects.filter(pk=batch_id).first()
+    if batch is not None:
+        realtime.publish(realtime.user_group(batch.owner_id), progress_for(batch))
+
+
+def progress_for(batch: BatchJob) -> dict:
+    return realtime.progress_message(
+        job=batch.pk, kind="batch", done=batch.done, total=batch.total, failed=batch.failed, status=batch.status
+    )
+
+
+def cancel_batch(batch: BatchJob) -> bool:
+    """Stop a queued or running batch: chunks stop before their next item; pending items stay
+    pending (retry runs them). Returns False when the batch had already ended."""
+    changed = BatchJob.objects.filter(pk=batch.pk, status__in=ACTIVE).update(
+        status=BatchJob.Status.CANCELLED, cancel_requested=True, finished_at=timezone.now()
+    )
+    batch.refresh_from_db()
+    if changed:
+        logger.info("batch %s cancelled", batch.pk)
+        publish_progress(batch.pk)
+    return bool(changed)
+
+
+def retryable_items(batch: BatchJob):
+    """Failed items whose upload is kept (refused uploads have none) and, after a cancel, pending ones."""
+    return batch.items.exclude(upload="").filter(
+        Q(status=BatchItem.Status.FAILED) | Q(status=BatchItem.Status.PENDING)
+    )
+
+
+def retry_batch(batch: BatchJob, item_ids: list[int] | None = None) -> int:
+    """Run failed (or, after a cancel, unprocessed) items again; returns how many were queued."""
+    if batch.status in ACTIVE:
+        return 0
+    with transaction.atomic():
+        items = retryable_items(batch)
+        if item_ids is not None:
+            items = items.filter(pk__in=item_ids)
+        ids = list(items.values_list("pk", flat=True))
+        if not ids:
+            return 0
+        BatchItem.objects.filter(pk__in=ids).update(status=BatchItem.Status.PENDING, error="")
+        counts = batch.items.aggregate(
+            done=Count("pk", filter=Q(status=BatchItem.Status.DONE)),
+            failed=Count("pk", filter=Q(status=BatchItem.Status.FAILED)),
+        )
+        BatchJob.objects.filter(pk=batch.pk).update(
+            status=BatchJob.Status.QUEUED, cancel_requested=False, error="", finished_at=None, **counts
+        )
+        transaction.on_commit(lambda: enqueue(batch, ids))
+    batch.refresh_from_db()
+    logger.info("batch %s: %s items queued again", batch.pk, len(ids))
+    return len(ids)
+
+
+def recover_stalled_batches() -> int:
+    """Queue again the pending items of active batches that made no progress for a while (their
+    worker died). Safe to run any time: items already done are skipped. Returns batches resumed."""
+    resumed = 0
+    for batch in BatchJob.objects.filter(status__in=ACTIVE, cancel_requested=False):
+        if cache.get(HEARTBEAT_KEY.format(batch.pk)) is not None:
+            continue
+        if not batch.items.filter(status=BatchItem.Status.PENDING).exists():
+            finish_if_complete(batch.pk)
+            continue
+        logger.warning("batch %s stalled (no progress for %ss): queueing its pending items again",
+                       batch.pk, stall_seconds())  # fmt: skip
+        enqueue(batch)
+        resumed += 1
+    return resumed

@@ -1,0 +1,208 @@
+"""Bulk import of face photos laid out person/photo.jpg, from a ZIP upload or a folder on the server.
+
+The folder name is the person (underscores read as spaces; an existing person of that name gets
+the photos). Every file gets a line in the report: accepted, or rejected with the reason. The
+uploaded archive is deleted when the import ends, so no copy of the photos stays behind.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import zipfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import partial
+from pathlib import Path, PurePosixPath
+
+from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.utils import timezone
+
+from detection.models import FaceImport, FaceSample, Person
+from detection.services.enrolment import EnrolmentRejected, enrol
+from detection.services.gallery import registry_changed
+from maskportal.realtime import progress_message, publish, user_group
+
+logger = logging.getLogger(__name__)
+
+PROGRESS_INTERVAL_S = 0.5
+
+
+class ImportRefused(ValueError):
+    """The archive or folder cannot be imported at all; the message says why."""
+
+
+def import_root() -> Path:
+    """Server folders may only be imported from below this directory."""
+    return Path(getattr(settings, "REGISTRY_IMPORT_ROOT", settings.VAR_DIR / "import")).resolve()
+
+
+def _skipped(parts: tuple[str, ...]) -> bool:
+    return any(p.startswith(".") or p == "__MACOSX" for p in parts)
+
+
+def start_zip_import(owner, upload: UploadedFile, *, allow_largest: bool = False) -> FaceImport:
+    """Check the upload is a ZIP within the limits, store it and queue the import."""
+    if upload.size > settings.MAX_UPLOAD_BYTES * 10:
+        raise ImportRefused(f"The archive is larger than {settings.MAX_UPLOAD_BYTES * 10 // 2**20} MB.")
+    if not zipfile.is_zipfile(upload):
+        raise ImportRefused("The file is not a ZIP archive.")
+    upload.seek(0)
+    with zipfile.ZipFile(upload) as archive:
+        members = [i for i in archive.infolist() if not i.is_dir()]
+    if len(members) > settings.MAX_ZIP_MEMBERS:
+        raise ImportRefused(f"The archive holds {len(members)} files; at most {settings.MAX_ZIP_MEMBERS} are allowed.")
+    upload.seek(0)
+    job = FaceImport(owner=owner, source_name=upload.name or "upload.zip", allow_largest=allow_largest)
+    job.archive.save(f"{owner.pk}-{int(time.time())}.zip", upload, save=False)
+    job.save()
+    return _queue(job)
+
+
+def start_folder_import(owner, folder: str, *, allow_largest: bool = False) -> FaceImport:
+    """Queue the import of a folder below `import_root()`."""
+    root = import_root()
+    path = (root / folder).resolve()
+    if not path.is_relative_to(root):
+        raise ImportRefused(f"Only folders below {root} can be imported.")
+    if not path.is_dir():
+        raise ImportRefused(f"{path} is not a folder.")
+    job = FaceImport.objects.create(
+        owner=owner, folder=str(path), source_name=str(path.relative_to(root)) or ".", allow_largest=allow_largest
+    )
+    return _queue(job)
+
+
+def _queue(job: FaceImport) -> FaceImport:
+    from detection.tasks.registry import import_faces
+
+    transaction.on_commit(lambda: import_faces.delay(job.pk))
+    return job
+
+
+Entry = tuple[str, str | None, Callable[[], bytes]]
+
+
+@contextmanager
+def _entries(job: FaceImport) -> Iterator[list[Entry]]:
+    """(name, person folder or None, reader) per file, in name order, readable inside the block."""
+    limit = settings.MAX_UPLOAD_BYTES
+
+    def too_large() -> EnrolmentRejected:
+        return EnrolmentRejected("too_large", f"The file is larger than {limit // 2**20} MB.")
+
+    if job.archive:
+        with job.archive.open("rb") as handle, zipfile.ZipFile(handle) as archive:
+
+            def read_member(info: zipfile.ZipInfo) -> bytes:
+                if info.file_size > limit:
+                    raise too_large()
+                return archive.read(info)
+
+            infos = sorted(archive.infolist(), key=lambda i: i.filename)
+            yield [
+                (info.filename, parts[-2] if len(parts) >= 2 else None, partial(read_member, info))
+                for info in infos
+                if not info.is_dir() and not _skipped(parts := PurePosixPath(info.filename).parts)
+            ]
+        return
+
+    def read_file(path: Path) -> bytes:
+        if path.stat().st_size > limit:
+            raise too_large()
+        return path.read_bytes()
+
+    root = Path(job.folder)
+    paths = sorted(p for p in root.rglob("*") if p.is_file())
+    yield [
+        ("/".join(parts), parts[-2] if len(parts) >= 2 else None, partial(read_file, path))
+        for path in paths
+        if not _skipped(parts := path.relative_to(root).parts)
+    ]
+
+
+def _person_name(folder: str) -> str:
+    return " ".join(folder.replace("_", " ").split())
+
+
+def _import_one(job: FaceImport, folder: str | None, read: Callable[[], bytes], people: dict[str, Person]) -> Person:
+    if folder is None:
+        raise EnrolmentRejected("no_person_folder", "The file is not in a person's folder (expected person/photo.jpg).")
+    name = _person_name(folder)
+    if not name:
+        raise EnrolmentRejected("no_person_folder", "The folder name gives no person name.")
+    data = read()
+    with transaction.atomic():  # a new person exists only once a photo of them is accepted
+        person = people.get(name) or Person.objects.filter(display_name__iexact=name).first()
+        if person is None:
+            person = Person.objects.create(display_name=name, notes=f"Imported from {job.source_name}")
+        enrol(person, data, source=FaceSample.Source.IMPORT, allow_largest=job.allow_largest, notify=False)
+    people[name] = person
+    return person
+
+
+def run_import(import_id: int) -> dict[str, int]:
+    """Enrol every file of an import, reporting progress to its owner; returns the counts."""
+    job = FaceImport.objects.get(pk=import_id)
+    job.status, job.report = FaceImport.Status.RUNNING, []
+    job.save(update_fields=["status", "report"])
+    try:
+        with _entries(job) as entries:
+            _enrol_all(job, entries)
+    except (OSError, zipfile.BadZipFile) as exc:
+        return _finish(job, error=f"The archive or folder cannot be read: {exc}")
+    except Exception as exc:  # the job row must never stay "running"
+        logger.exception("import %s failed", job.pk)
+        return _finish(job, error=f"The import stopped: {exc}")
+    finally:
+        if job.done:
+            registry_changed()
+    return _finish(job)
+
+
+def _enrol_all(job: FaceImport, entries: list[Entry]) -> None:
+    job.total = len(entries)
+    job.save(update_fields=["total"])
+    _publish(job)
+    people: dict[str, Person] = {}
+    last = time.monotonic()
+    for name, folder, read in entries:
+        try:
+            person = _import_one(job, folder, read, people)
+        except EnrolmentRejected as exc:
+            job.failed += 1
+            job.report.append({"file": name, "person": folder or "", "status": "rejected", "reason": exc.message})
+        except (OSError, zipfile.BadZipFile, RuntimeError, ValueError) as exc:  # a damaged member: report, go on
+            logger.warning("import %s: cannot read %s: %s", job.pk, name, exc)
+            job.failed += 1
+            job.report.append({"file": name, "person": folder or "", "status": "rejected", "reason": str(exc)})
+        else:
+            job.done += 1
+            job.report.append({"file": name, "person": person.display_name, "status": "accepted", "reason": ""})
+        if time.monotonic() - last >= PROGRESS_INTERVAL_S:
+            last = time.monotonic()
+            job.save(update_fields=["done", "failed", "report"])
+            _publish(job)
+
+
+def _finish(job: FaceImport, error: str = "") -> dict[str, int]:
+    job.status = FaceImport.Status.FAILED if error else FaceImport.Status.SUCCEEDED
+    job.error = error
+    job.finished_at = timezone.now()
+    if job.archive:
+        job.archive.delete(save=False)
+    job.save()
+    _publish(job)
+    logger.info("import %s %s: %d accepted, %d rejected %s", job.pk, job.status, job.done, job.failed, error)
+    return {"accepted": job.done, "rejected": job.failed}
+
+
+def _publish(job: FaceImport) -> None:
+    publish(
+        user_group(job.owner_id),
+        progress_message(
+            job=job.pk, kind="face_import", done=job.done, total=job.total, failed=job.failed, status=job.status
+        ),
+    )

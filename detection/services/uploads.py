@@ -1,0 +1,179 @@
+"""Turn uploaded files (images or ZIP archives) into items to analyse, each with a clear reason
+when it cannot be: checked before anything is stored, so a bad file never leaves a half-written row.
+
+Only cheap checks happen here (size, archive safety, image header and pixel count); the full
+decode in the engine catches what is left (truncated data) and fails that item alone.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import warnings
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+from django.conf import settings
+from PIL import Image, UnidentifiedImageError
+
+from detection.engine.imageio import SUPPORTED_FORMATS
+
+logger = logging.getLogger(__name__)
+
+#: Larger expansion ratios than this inside a ZIP are treated as a decompression bomb.
+MAX_ZIP_RATIO = 200
+ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
+
+
+class UploadError(ValueError):
+    """The upload as a whole is refused; the message says why."""
+
+
+@dataclass
+class UploadItem:
+    """One image to analyse (`data`) or one that cannot be (`error`)."""
+
+    name: str
+    data: bytes | None = None
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.error
+
+
+def _mb(n: int) -> str:
+    return f"{n / (1024 * 1024):.0f} MB"
+
+
+def image_problem(data: bytes) -> str:
+    """Why `data` is not an acceptable image file ("" when the header looks fine)."""
+    if not data:
+        return "the file is empty"
+    if len(data) > settings.MAX_UPLOAD_BYTES:
+        return f"the file is too large ({_mb(len(data))}; limit {_mb(settings.MAX_UPLOAD_BYTES)})"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            with Image.open(io.BytesIO(data)) as img:
+                fmt, (width, height) = img.format, img.size
+        except Image.DecompressionBombError:
+            return "the image is too large (decompression bomb guard)"
+        except UnidentifiedImageError:
+            return "the file is not a recognised image"
+        except (OSError, SyntaxError, ValueError, EOFError) as exc:
+            return f"the image is damaged or truncated: {exc}"
+    if fmt not in SUPPORTED_FORMATS:
+        return f"unsupported image format {fmt}; use JPEG, PNG, WebP, BMP or GIF"
+    if width * height > settings.MAX_IMAGE_PIXELS:
+        return (
+            f"the image is too large: {width}x{height} pixels "
+            f"(limit {settings.MAX_IMAGE_PIXELS / 1e6:g} megapixels)"
+        )
+    return ""
+
+
+def is_zip(data: bytes) -> bool:
+    return data[:4] in ZIP_MAGIC
+
+
+def _unsafe_member(name: str) -> str:
+    path = PurePosixPath(name.replace("\\", "/"))
+    if path.is_absolute() or (path.parts and ":" in path.parts[0]):
+        return "absolute paths are not allowed in a ZIP archive"
+    if ".." in path.parts:
+        return "paths with '..' are not allowed in a ZIP archive"
+    return ""
+
+
+def expand_zip(name: str, data: bytes) -> Iterator[UploadItem]:
+    """The members of an archive, one at a time (their total may be large); raises UploadError,
+    before the first item, when the archive as a whole is refused."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        members = [m for m in archive.infolist() if not m.is_dir()]
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError) as exc:
+        raise UploadError(f"{name}: the ZIP archive is damaged ({exc})") from exc
+    members = [m for m in members if not _ignored(m.filename)]
+    if len(members) > settings.MAX_ZIP_MEMBERS:
+        raise UploadError(
+            f"{name}: the ZIP archive has {len(members)} files (limit {settings.MAX_ZIP_MEMBERS})"
+        )
+    if not members:
+        raise UploadError(f"{name}: the ZIP archive contains no files")
+    with archive:
+        for member in members:
+            yield UploadItem(f"{name}/{member.filename}", *_read_member(archive, member))
+
+
+def _ignored(filename: str) -> bool:
+    """Metadata that archivers add (macOS resource forks, hidden files) is not a user's photo."""
+    parts = PurePosixPath(filename.replace("\\", "/")).parts
+    return any(p == "__MACOSX" or p.startswith(".") and p not in (".", "..") for p in parts)
+
+
+def _read_member(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> tuple[bytes | None, str]:
+    reason = _unsafe_member(member.filename)
+    if reason:
+        return None, reason
+    if member.filename.lower().endswith(".zip"):
+        return None, "nested ZIP archives are not supported"
+    limit = settings.MAX_UPLOAD_BYTES
+    if member.file_size > limit:
+        return None, f"the file is too large ({_mb(member.file_size)}; limit {_mb(limit)})"
+    if member.compress_size and member.file_size / member.compress_size > MAX_ZIP_RATIO and member.file_size > 1 << 20:
+        return None, "the file expands suspiciously (decompression bomb guard)"
+    try:
+        with archive.open(member) as handle:
+            data = handle.read(limit + 1)  # the header's size can lie: never read past the limit
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as exc:
+        return None, f"the archive member is damaged ({exc})"
+    if len(data) > limit:
+        return None, f"the file is too large (limit {_mb(limit)})"
+    if is_zip(data):
+        return None, "nested ZIP archives are not supported"
+    reason = image_problem(data)
+    return (None, reason) if reason else (data, "")
+
+
+def read_upload(uploaded) -> bytes:
+    """The bytes of one uploaded file, refusing empty and oversize files before reading them all."""
+    size = getattr(uploaded, "size", None)
+    if size == 0:
+        raise UploadError(f"{uploaded.name}: the file is empty")
+    if size is not None and size > settings.MAX_UPLOAD_BYTES:
+        raise UploadError(
+            f"{uploaded.name}: the file is too large ({_mb(size)}; limit {_mb(settings.MAX_UPLOAD_BYTES)})"
+        )
+    uploaded.seek(0)
+    data = uploaded.read(settings.MAX_UPLOAD_BYTES + 1)
+    if not data:
+        raise UploadError(f"{uploaded.name}: the file is empty")
+    if len(data) > settings.MAX_UPLOAD_BYTES:
+        raise UploadError(f"{uploaded.name}: the file is too large (limit {_mb(settings.MAX_UPLOAD_BYTES)})")
+    return data
+
+
+def expand_uploads(files) -> Iterator[UploadItem]:
+    """Every uploaded file, ZIPs expanded, as items; a refused ZIP becomes one failed item."""
+    for uploaded in files:
+        for item in _expand_one(uploaded):
+            if item.error:
+                logger.info("refused upload item %s: %s", item.name, item.error)
+            yield item
+
+
+def _expand_one(uploaded) -> Iterator[UploadItem]:
+    name = PurePosixPath(str(uploaded.name).replace("\\", "/")).name or "upload"
+    try:
+        data = read_upload(uploaded)
+        if is_zip(data):
+            yield from expand_zip(name, data)
+            return
+    except UploadError as exc:
+        yield UploadItem(name, error=str(exc).split(": ", 1)[-1])
+        return
+    reason = image_problem(data)
+    yield UploadItem(name, None if reason else data, reason)

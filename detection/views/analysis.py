@@ -1,0 +1,290 @@
+"""Pages of photo analysis: upload, result / log detail, detection log with CSV, review, batches."""
+
+from __future__ import annotations
+
+import csv
+import logging
+
+from django import forms
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMixin
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views import View
+from django.views.generic import DetailView, ListView
+
+from detection.engine.imageio import ImageDecodeError
+from detection.engine.pipeline import MODES
+from detection.models import BatchJob, DetectedFace, DetectionLog, MaskLabel, Person
+from detection.services import batches
+from detection.services.analysis import analyse_and_log, annotated_jpeg
+from detection.services.log_filters import filter_logs
+from detection.services.review import UNCHANGED, review_face
+from detection.services.uploads import UploadError, expand_uploads, is_zip, read_upload
+
+logger = logging.getLogger(__name__)
+
+
+class Perm(LoginRequiredMixin, PermissionRequiredMixin):
+    raise_exception = True
+
+    def handle_no_permission(self):
+        if not self.request.user.is_authenticated:
+            return LoginRequiredMixin.handle_no_permission(self)
+        raise PermissionDenied(self.get_permission_denied_message())
+
+
+class UploadForm(forms.Form):
+    mode = forms.ChoiceField(choices=[(m, m.capitalize()) for m in MODES], required=False,
+                             initial=settings.ENGINE_UPLOAD_MODE)  # fmt: skip
+    recognize = forms.BooleanField(required=False, initial=True, label="Recognise registered people")
+
+
+class UploadView(Perm, View):
+    """One image is analysed at once; several files or a ZIP become a batch job."""
+
+    permission_required = "detection.add_detectionlog"
+    template_name = "detection/upload.html"
+
+    def get(self, request):
+        return self.render(UploadForm())
+
+    def render(self, form, errors=(), status=200):
+        return render(request=self.request, template_name=self.template_name, status=status,
+                      context={"form": form, "errors": errors})  # fmt: skip
+
+    def post(self, request):
+        form = UploadForm(request.POST)
+        files = request.FILES.getlist("files")
+        if not form.is_valid():
+            return self.render(form, status=400)
+        if not files:
+            return self.render(form, ["Choose at least one image or ZIP archive."], status=400)
+        mode, recognize = form.cleaned_data["mode"] or settings.ENGINE_UPLOAD_MODE, form.cleaned_data["recognize"]
+        if len(files) == 1:
+            try:
+                data = read_upload(files[0])
+            except UploadError as exc:
+                logger.info("upload refused: %s", exc)
+                return self.render(form, [str(exc)], status=400)
+            if not is_zip(data):
+                return self.analyse_one(form, files[0].name, data, mode, recognize)
+        if not request.user.has_perm("detection.add_batchjob"):
+            raise PermissionDenied("Batches need the permission to add batch jobs.")
+        batch = batches.create_batch(request.user, expand_uploads(files), mode=mode, recognize=recognize)
+        if batch.status == BatchJob.Status.FAILED:
+            messages.error(request, "None of the files could be analysed; see the reasons below.")
+        return redirect("detection:batch_detail", pk=batch.pk)
+
+    def analyse_one(self, form, name, data, mode, recognize):
+        try:
+            log = analyse_and_log(data, user=self.request.user, source=DetectionLog.Source.UPLOAD,
+                                  original_name=name, mode=mode, recognize=recognize)  # fmt: skip
+        except ImageDecodeError as exc:
+            logger.info("upload %s refused: %s", name, exc)
+            return self.render(form, [f"{name}: {exc}"], status=400)
+        return redirect("detection:log_detail", pk=log.pk)
+
+
+class LogListView(Perm, ListView):
+    permission_required = "detection.view_detectionlog"
+    template_name = "detection/log_list.html"
+    paginate_by = 25
+
+    def get_queryset(self):
+        self.queryset, self.filter_form = filter_logs(self.request.GET)
+        return self.queryset
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(filter_form=self.filter_form, query=_query_without_page(self.request),
+                                        **kwargs)  # fmt: skip
+
+
+def _query_without_page(request) -> str:
+    params = request.GET.copy()
+    params.pop("page", None)
+    return params.urlencode()
+
+
+class LogExportView(Perm, View):
+    """The filtered list as CSV, one row per face (logs without faces get one row)."""
+
+    permission_required = "detection.view_detectionlog"
+    HEADER = ["log_id", "created_at", "source", "camera", "user", "file", "model_version", "face_id", "box",
+              "score", "mask", "mask_probability", "reviewed_mask", "person", "reviewed_person", "review_state"]
+
+    def get(self, request):
+        logs, _ = filter_logs(request.GET)
+        logs = logs.prefetch_related("faces__person", "faces__corrected_person")
+        writer = csv.writer(_Echo())
+
+        def rows():
+            yield writer.writerow(self.HEADER)
+            for log in logs.iterator(chunk_size=500):
+                base = [log.pk, log.created_at.isoformat(), log.source, log.camera.name if log.camera_id else "",
+                        log.user.username if log.user_id else "", log.original_name, log.model_version]
+                faces = list(log.faces.all())
+                if not faces:
+                    yield writer.writerow(base + [""] * 9)
+                for f in faces:
+                    yield writer.writerow(base + [
+                        f.pk, " ".join(f"{v:.0f}" for v in f.box), f"{f.score:.3f}", f.mask_label,
+                        f"{f.mask_probability:.3f}", f.corrected_mask_label, f.person.display_name if f.person else "",
+                        f.corrected_person.display_name if f.corrected_person else "", f.review_state,
+                    ])  # fmt: skip
+
+        response = StreamingHttpResponse(rows(), content_type="text/csv")
+        response["Content-Disposition"] = 'attachment; filename="detections.csv"'
+        return response
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+class LogDetailView(Perm, DetailView):
+    """The result page of an analysis: annotated photo, faces with review forms, timings."""
+
+    permission_required = "detection.view_detectionlog"
+    template_name = "detection/log_detail.html"
+    queryset = DetectionLog.objects.select_related("camera", "user", "batch")
+
+    def get_context_data(self, **kwargs):
+        faces = self.object.faces.select_related("person", "corrected_person", "reviewed_by")
+        return super().get_context_data(
+            faces=faces, people=Person.objects.filter(active=True), mask_choices=MaskLabel.choices,
+            can_review=self.request.user.has_perm("detection.change_detectedface"), **kwargs,
+        )  # fmt: skip
+
+
+class LogImageView(Perm, View):
+    """The stored photo, annotated unless ?raw=1 (served through a view: photos are not public)."""
+
+    permission_required = "detection.view_detectionlog"
+
+    def get(self, request, pk):
+        log = get_object_or_404(DetectionLog, pk=pk)
+        if not log.image:
+            raise Http404("No image was stored for this analysis.")
+        if request.GET.get("raw"):
+            with log.image.open("rb") as handle:
+                return HttpResponse(handle.read(), content_type=_content_type(log.image.name))
+        return _image_response(annotated_jpeg(log), "image/jpeg")
+
+
+class FaceCropView(Perm, View):
+    permission_required = "detection.view_detectedface"
+
+    def get(self, request, pk):
+        face = get_object_or_404(DetectedFace, pk=pk)
+        if not face.crop:
+            raise Http404("No crop was stored for this face.")
+        with face.crop.open("rb") as handle:
+            return _image_response(handle.read(), "image/jpeg")
+
+
+def _content_type(name: str) -> str:
+    ext = name.rsplit(".", 1)[-1].lower()
+    return {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp", "gif": "image/gif",
+            "bmp": "image/bmp", "mpo": "image/jpeg"}.get(ext, "application/octet-stream")  # fmt: skip
+
+
+def _image_response(data: bytes, content_type: str) -> HttpResponse:
+    response = HttpResponse(data, content_type=content_type)
+    response["Cache-Control"] = "private, max-age=300"
+    return response
+
+
+class FaceReviewForm(forms.Form):
+    mask_label = forms.ChoiceField(choices=MaskLabel.choices)
+    person = forms.CharField(required=False, help_text="A person id, or empty for an unknown person.")
+
+    def clean_person(self):
+        value = self.cleaned_data["person"]
+        if value in ("", "unknown"):
+            return None
+        if value == "keep":
+            return UNCHANGED
+        try:
+            return Person.objects.get(pk=int(value))
+        except (ValueError, Person.DoesNotExist) as exc:
+            raise forms.ValidationError("Unknown person.") from exc
+
+
+class FaceReviewView(Perm, View):
+    permission_required = "detection.change_detectedface"
+
+    def post(self, request, pk):
+        face = get_object_or_404(DetectedFace.objects.select_related("log"), pk=pk)
+        form = FaceReviewForm(request.POST)
+        if not form.is_valid():
+            logger.info("review of face %s refused: %s", pk, form.errors.as_json())
+            messages.error(request, f"Review not saved: {form.errors.as_text()}")
+            return redirect("detection:log_detail", pk=face.log_id)
+        review_face(face, user=request.user, mask_label=form.cleaned_data["mask_label"],
+                    person=form.cleaned_data["person"])  # fmt: skip
+        messages.success(request, f"Face {face.pk}: {face.get_review_state_display().lower()}.")
+        target = request.POST.get("next", "")
+        if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+            return redirect(target)
+        return redirect("detection:log_detail", pk=face.log_id)
+
+
+def visible_batches(user):
+    """Admins see every batch; Staff their own."""
+    qs = BatchJob.objects.select_related("owner")
+    return qs if user.has_perm("accounts.admin_area") else qs.filter(owner=user)
+
+
+class BatchListView(Perm, ListView):
+    permission_required = "detection.view_batchjob"
+    template_name = "detection/batch_list.html"
+    paginate_by = 25
+
+    def get_queryset(self):
+        return visible_batches(self.request.user)
+
+
+class BatchDetailView(Perm, DetailView):
+    permission_required = "detection.view_batchjob"
+    template_name = "detection/batch_detail.html"
+
+    def get_queryset(self):
+        return visible_batches(self.request.user)
+
+    def get_context_data(self, **kwargs):
+        items = self.object.items.select_related("log").prefetch_related("log__faces")
+        return super().get_context_data(
+            items=items, retryable=batches.retryable_items(self.object).count(),
+            active=self.object.status in batches.ACTIVE, progress=batches.progress_for(self.object), **kwargs,
+        )  # fmt: skip
+
+
+class BatchCancelView(Perm, View):
+    permission_required = "detection.change_batchjob"
+
+    def post(self, request, pk):
+        batch = get_object_or_404(visible_batches(request.user), pk=pk)
+        if batches.cancel_batch(batch):
+            messages.info(request, "The batch was cancelled; unprocessed items can be retried.")
+        else:
+            messages.warning(request, "The batch had already finished.")
+        return redirect("detection:batch_detail", pk=pk)
+
+
+class BatchRetryView(Perm, View):
+    permission_required = "detection.change_batchjob"
+
+    def post(self, request, pk):
+        batch = get_object_or_404(visible_batches(request.user), pk=pk)
+        ids = [int(v) for v in request.POST.getlist("item") if v.isdigit()] or None
+        count = batches.retry_batch(batch, ids)
+        if count:
+            messages.info(request, f"{count} item{'s' if count != 1 else ''} queued again.")
+        else:
+            messages.warning(request, "Nothing to retry (a running batch must finish or be cancelled first).")
+        return redirect("detection:batch_detail", pk=pk)

@@ -1,0 +1,165 @@
+"""Live pages: the browser camera page, fixed cameras (watch for Staff, manage for Admins) and the
+Admins' alert webhooks. The video work happens in the sockets (detection.consumers); these pages
+only render the page shells and the forms."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMixin
+from django.urls import reverse_lazy
+from django.views.generic import CreateView, DeleteView, DetailView, ListView, TemplateView, UpdateView
+
+from accounts.audit import record
+from accounts.permissions import AdminRequiredMixin
+from detection.models import AlertWebhook, Camera
+from detection.services.alerts import SIGNATURE_HEADER
+
+
+class LivePageView(LoginRequiredMixin, PermissionRequiredMixin, TemplateView):
+    """Stream this browser's camera to /ws/live/ and draw the results over the video."""
+
+    template_name = "detection/live.html"
+    permission_required = "detection.add_detectionlog"
+    raise_exception = True
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        cameras = Camera.objects.filter(enabled=True)
+        context["browser_cameras"] = cameras.filter(kind=Camera.Kind.BROWSER)
+        context["fixed_cameras"] = cameras.exclude(kind=Camera.Kind.BROWSER)
+        return context
+
+
+class CameraViewPermission(LoginRequiredMixin, PermissionRequiredMixin):
+    permission_required = "detection.view_camera"
+    raise_exception = True
+
+
+class CameraListView(CameraViewPermission, ListView):
+    model = Camera
+    template_name = "detection/camera_list.html"
+    paginate_by = 50
+
+
+class CameraDetailView(CameraViewPermission, DetailView):
+    """A camera's live annotated view, fed by /ws/cameras/<id>/."""
+
+    model = Camera
+    template_name = "detection/camera_detail.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["recent_logs"] = self.object.logs.order_by("-created_at")[:10]
+        return context
+
+
+class BootstrapForm(forms.ModelForm):
+    """Bootstrap classes on every widget, so templates render plain `{{ field }}`."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            kind = getattr(field.widget, "input_type", "")
+            css = {"checkbox": "form-check-input", "select": "form-select"}.get(kind, "form-control")
+            field.widget.attrs["class"] = css
+
+
+class CameraForm(BootstrapForm):
+    class Meta:
+        model = Camera
+        fields = ["name", "location", "kind", "url", "enabled", "max_fps"]
+
+    def clean(self):
+        data = super().clean()
+        kind, url = data.get("kind"), (data.get("url") or "").strip()
+        if kind != Camera.Kind.BROWSER and not url:
+            self.add_error("url", "A fixed camera needs its stream URL or file path.")
+        if kind == Camera.Kind.RTSP and url and not url.lower().startswith(("rtsp://", "rtsps://")):
+            self.add_error("url", "An RTSP stream URL starts with rtsp://.")
+        if kind == Camera.Kind.MJPEG and url and not url.lower().startswith(("http://", "https://")):
+            self.add_error("url", "An MJPEG stream URL starts with http:// or https://.")
+        max_fps = data.get("max_fps")
+        if max_fps is not None and not 0.1 <= max_fps <= 30:
+            self.add_error("max_fps", "Between 0.1 and 30 frames per second.")
+        data["url"] = url
+        return data
+
+
+class AuditedFormMixin:
+    """Admin changes leave an audit row and a message."""
+
+    audit_kind = ""
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        record(self.audit_kind, request=self.request, object=str(self.object), id=self.object.pk)
+        messages.success(self.request, f"Saved {self.object}.")
+        return response
+
+
+class CameraCreateView(AdminRequiredMixin, AuditedFormMixin, CreateView):
+    model = Camera
+    form_class = CameraForm
+    template_name = "detection/camera_form.html"
+    success_url = reverse_lazy("detection:camera_list")
+    audit_kind = "camera_saved"
+
+
+class CameraUpdateView(CameraCreateView, UpdateView):
+    pass
+
+
+class CameraDeleteView(AdminRequiredMixin, DeleteView):
+    model = Camera
+    template_name = "detection/camera_confirm_delete.html"
+    success_url = reverse_lazy("detection:camera_list")
+
+    def form_valid(self, form):
+        record("camera_deleted", request=self.request, object=str(self.object), id=self.object.pk)
+        messages.success(self.request, f"Deleted {self.object}.")
+        return super().form_valid(form)
+
+
+class WebhookForm(BootstrapForm):
+    url = forms.URLField(max_length=500, assume_scheme="https")
+
+    class Meta:
+        model = AlertWebhook
+        fields = ["name", "url", "secret", "enabled"]
+        widgets = {"secret": forms.PasswordInput(render_value=True)}
+
+    def clean_secret(self):
+        secret = self.cleaned_data["secret"]
+        if len(secret) < 16:
+            raise forms.ValidationError("Use at least 16 characters.")
+        return secret
+
+
+class WebhookListView(AdminRequiredMixin, ListView):
+    model = AlertWebhook
+    template_name = "detection/camera_webhook_list.html"
+    extra_context = {"signature_header": SIGNATURE_HEADER}
+
+
+class WebhookCreateView(AdminRequiredMixin, AuditedFormMixin, CreateView):
+    model = AlertWebhook
+    form_class = WebhookForm
+    template_name = "detection/camera_webhook_form.html"
+    success_url = reverse_lazy("detection:webhook_list")
+    audit_kind = "webhook_saved"
+
+
+class WebhookUpdateView(WebhookCreateView, UpdateView):
+    pass
+
+
+class WebhookDeleteView(AdminRequiredMixin, DeleteView):
+    model = AlertWebhook
+    template_name = "detection/camera_confirm_delete.html"
+    success_url = reverse_lazy("detection:webhook_list")
+
+    def form_valid(self, form):
+        record("webhook_deleted", request=self.request, object=str(self.object.name), id=self.object.pk)
+        messages.success(self.request, f"Deleted webhook {self.object.name}.")
+        return super().form_valid(form)

@@ -1,0 +1,193 @@
+"""Batches: upload validation per item, and real Celery workers (run, cancel, retry, killed worker)."""
+
+from __future__ import annotations
+
+import time
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import override_settings
+from django.urls import reverse
+
+from detection.models import BatchItem, BatchJob, DetectionLog
+from detection.services import batches
+from detection.services.uploads import UploadItem, expand_uploads
+from tests.detection.analysis_fixtures import classifier, face_jpeg, make_zip  # noqa: F401
+from tests.photos import encode, face_photo
+
+
+def _file(name: str, data: bytes) -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, data)
+
+
+def _reasons(*files) -> dict[str, str]:
+    return {item.name: item.error for item in expand_uploads(files)}
+
+
+# --- validation (no database) -------------------------------------------------------------------
+def test_every_bad_zip_member_gets_a_reason(face_jpeg):
+    import io
+
+    bomb = io.BytesIO()
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("ok.jpg", face_jpeg)
+        archive.writestr("/etc/abs.jpg", face_jpeg)
+        archive.writestr("a/../../up.jpg", face_jpeg)
+        archive.writestr("inner.zip", make_zip({"x.jpg": face_jpeg}))
+        archive.writestr("hidden-zip.jpg", make_zip({"x.jpg": face_jpeg}))
+        archive.writestr("readme.txt", b"not a photo")
+        archive.writestr("empty.jpg", b"")
+        archive.writestr("zeros.jpg", b"\0" * (30 << 20))  # 30 MB of zeros: over the size limit
+        archive.writestr("bomb.png", encode(np.zeros((8000, 8000, 3), np.uint8), "PNG"))  # 64 MP
+        archive.writestr("__MACOSX/._ok.jpg", b"resource fork")
+    reasons = _reasons(_file("set.zip", bomb.getvalue()))
+    assert reasons.pop("set.zip/ok.jpg") == ""
+    assert "absolute" in reasons.pop("set.zip//etc/abs.jpg")
+    assert "'..'" in reasons.pop("set.zip/a/../../up.jpg")
+    assert "nested ZIP" in reasons.pop("set.zip/inner.zip")
+    assert "nested ZIP" in reasons.pop("set.zip/hidden-zip.jpg")
+    assert "not a recognised image" in reasons.pop("set.zip/readme.txt")
+    assert "empty" in reasons.pop("set.zip/empty.jpg")
+    assert "too large" in reasons.pop("set.zip/zeros.jpg")
+    assert "too large" in reasons.pop("set.zip/bomb.png")
+    assert reasons == {}  # macOS metadata is skipped, not reported
+
+
+def test_whole_zip_refusals(face_jpeg, settings):
+    settings.MAX_ZIP_MEMBERS = 3
+    many = make_zip({f"{i}.jpg": face_jpeg for i in range(4)})
+    assert "has 4 files (limit 3)" in _reasons(_file("many.zip", many))["many.zip"]
+    assert "damaged" in _reasons(_file("cut.zip", many[: len(many) // 2]))["cut.zip"]
+    assert "no files" in _reasons(_file("void.zip", make_zip({})))["void.zip"]
+
+
+def test_plain_files(face_jpeg):
+    reasons = _reasons(_file("a.jpg", face_jpeg), _file("b.jpg", b""), _file("c.gif", b"GIF89a garbage"))
+    assert reasons == {"a.jpg": "", "b.jpg": "the file is empty", "c.gif": reasons["c.gif"]}
+    assert "damaged" in reasons["c.gif"] or "not a recognised" in reasons["c.gif"]
+
+
+# --- batch creation through the page (no worker) -------------------------------------------------
+@pytest.mark.django_db
+def test_several_files_become_a_batch_with_refused_items_listed(face_jpeg, staff_client, monkeypatch):
+    monkeypatch.setattr(batches, "enqueue", lambda batch, item_ids=None: 1)
+    response = staff_client.post(reverse("detection:upload"), {
+        "files": [_file("a.jpg", face_jpeg), _file("b.txt", b"text"), _file("c.zip", make_zip({"d.jpg": face_jpeg}))],
+        "mode": "fast"})  # fmt: skip
+    batch = BatchJob.objects.get()
+    assert response.status_code == 302 and response["Location"] == reverse("detection:batch_detail", args=[batch.pk])
+    assert (batch.total, batch.failed, batch.status, batch.mode) == (3, 1, "queued", "fast")
+    refused = batch.items.get(name="b.txt")
+    assert refused.status == "failed" and not refused.upload and "not a recognised image" in refused.error
+    assert all(Path(i.upload.path).is_file() for i in batch.items.filter(status="pending"))
+    page = staff_client.get(response["Location"])
+    assert page.status_code == 200 and b"not a recognised image" in page.content and b"batch-bar" in page.content
+
+
+@pytest.mark.django_db
+def test_a_batch_of_only_bad_files_fails_at_once(staff_client):
+    staff_client.post(reverse("detection:upload"), {"files": [_file("a.txt", b"x"), _file("b.txt", b"y")]})
+    batch = BatchJob.objects.get()
+    assert batch.status == "failed" and batch.failed == 2 and batch.finished_at
+
+
+@pytest.mark.django_db
+def test_failure_while_creating_leaves_no_upload_file(face_jpeg, staff_user, monkeypatch):
+    from django.conf import settings
+
+    root = Path(settings.MEDIA_ROOT) / "batches"
+    before = set(root.glob("*")) if root.exists() else set()
+
+    def items():
+        yield UploadItem("a.jpg", face_jpeg)
+        raise RuntimeError("client went away")
+
+    with pytest.raises(RuntimeError):
+        batches.create_batch(staff_user, items())
+    assert BatchJob.objects.count() == 0
+    assert (set(root.glob("*")) if root.exists() else set()) == before
+
+
+# --- real workers -------------------------------------------------------------------------------
+def wait_for(predicate, timeout: float = 120, what: str = "condition", worker=None):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}\n{worker.output() if worker else ''}")
+
+
+def _items(data: bytes, n: int, bad: int = 0) -> list[UploadItem]:
+    items = [UploadItem(f"img{i:03d}.jpg", data) for i in range(n)]
+    cut = encode(face_photo(), "JPEG")[:4000]  # passes the header check, fails to decode
+    return items + [UploadItem(f"cut{i}.jpg", cut) for i in range(bad)]
+
+
+def _finished(batch_id: int) -> bool:
+    return BatchJob.objects.get(pk=batch_id).status not in batches.ACTIVE
+
+
+def test_batch_runs_on_a_real_worker(classifier, face_jpeg, staff_user, celery_worker):
+    batch = batches.create_batch(staff_user, _items(face_jpeg, 5, bad=1), mode="fast")
+    wait_for(lambda: _finished(batch.pk), what="the batch to finish", worker=celery_worker)
+    batch.refresh_from_db()
+    assert (batch.status, batch.done, batch.failed, batch.total) == ("succeeded", 5, 1, 6)
+    assert batch.started_at and batch.finished_at
+    done = batch.items.filter(status="done")
+    assert all(i.log and i.log.batch_id == batch.pk and i.log.source == "batch" and not i.upload for i in done)
+    failed = batch.items.get(status="failed")
+    assert "truncated" in failed.error and failed.upload  # kept for a retry
+    assert DetectionLog.objects.filter(batch=batch).count() == 5
+
+
+def test_cancel_a_running_batch_then_retry(classifier, face_jpeg, staff_user, celery_worker):
+    batch = batches.create_batch(staff_user, _items(face_jpeg, 40), mode="accurate")
+    wait_for(lambda: BatchJob.objects.get(pk=batch.pk).done >= 1, what="the first item", worker=celery_worker)
+    assert batches.cancel_batch(batch)
+    time.sleep(3)  # the chunk stops before its next item
+    batch.refresh_from_db()
+    done = batch.done
+    time.sleep(2)
+    batch.refresh_from_db()
+    assert batch.status == "cancelled" and batch.done == done < 40
+    assert batch.items.filter(status="pending").count() == 40 - done
+    assert batches.retry_batch(batch) == 40 - done
+    wait_for(lambda: _finished(batch.pk), timeout=240, what="the retried batch", worker=celery_worker)
+    batch.refresh_from_db()
+    assert (batch.status, batch.done, batch.failed) == ("succeeded", 40, 0)
+    assert DetectionLog.objects.filter(batch=batch).count() == 40
+
+
+def test_a_killed_worker_loses_no_item(classifier, face_jpeg, staff_user, worker_factory, monkeypatch):
+    monkeypatch.setenv("BATCH_STALL_SECONDS", "2")
+    first = worker_factory().start()
+    batch = batches.create_batch(staff_user, _items(face_jpeg, 30), mode="accurate")
+    wait_for(lambda: BatchJob.objects.get(pk=batch.pk).done >= 2, what="progress", worker=first)
+    first.kill()
+    killed_at = BatchJob.objects.get(pk=batch.pk).done
+    assert killed_at < 30, "the batch finished before the kill; make it longer"
+    time.sleep(2.5)  # the heartbeat goes stale; the next worker resumes the batch when it starts
+    second = worker_factory().start()
+    wait_for(lambda: _finished(batch.pk), timeout=240, what="the resumed batch", worker=second)
+    batch.refresh_from_db()
+    assert (batch.status, batch.done, batch.failed) == ("succeeded", 30, 0)
+    assert DetectionLog.objects.filter(batch=batch).count() == 30  # nothing logged twice
+    assert set(BatchItem.objects.filter(batch=batch).values_list("status", flat=True)) == {"done"}
+
+
+@pytest.mark.django_db
+@override_settings(BATCH_STALL_SECONDS=60)
+def test_recovery_skips_batches_with_a_fresh_heartbeat(staff_user, monkeypatch, face_jpeg):
+    queued = []
+    monkeypatch.setattr(batches, "enqueue", lambda batch, item_ids=None: queued.append(batch.pk))
+    batch = batches.create_batch(staff_user, _items(face_jpeg, 2))
+    batches.heartbeat(batch.pk)
+    assert batches.recover_stalled_batches() == 0
+    from django.core.cache import cache
+
+    cache.delete(batches.HEARTBEAT_KEY.format(batch.pk))
+    assert batches.recover_stalled_batches() == 1

@@ -1,0 +1,94 @@
+"""Training runs end to end on a tiny generated data set (random weights, 32 px, one epoch)."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from training.ml.export import TFLiteClassifier, sha256_of
+from training.ml.train import TrainingCancelled, train_classifier
+
+SIZE = 32
+FAST = {"imagenet": False, "head_epochs": 1, "batch_size": 8}
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory):
+    """Faces-free 'photos': plain noise without a mask, a pale-blue band over the lower half with one."""
+    root = tmp_path_factory.mktemp("tiny")
+    rng = np.random.default_rng(0)
+    rows = ["path,label,split"]
+    for label in ("with_mask", "without_mask"):
+        (root / label).mkdir()
+        for i in range(10):
+            image = rng.integers(60, 200, (48, 40, 3), dtype=np.uint8)
+            if label == "with_mask":
+                image[26:44, 6:34] = (200, 225, 240)
+            Image.fromarray(image).save(root / label / f"{i}.png")
+            rows.append(f"{label}/{i}.png,{label},{'val' if i < 3 else 'train'}")
+    (root / "manifest.csv").write_text("\n".join(rows) + "\n")
+    return root
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_data, tmp_path_factory):
+    out = tmp_path_factory.mktemp("out")
+    events = []
+    result = train_classifier(
+        tiny_data, out, epochs=1, input_size=SIZE, on_epoch=lambda e, logs: events.append((e, logs)), **FAST
+    )
+    return result, events
+
+
+def test_outputs_and_progress_hook(trained):
+    result, events = trained
+    assert result.model_path.exists() and result.card.exists() and result.keras_path.exists()
+    assert [e for e, _ in events] == [1, 2]
+    assert [logs["phase"] for _, logs in events] == ["head", "finetune"]
+    assert all(logs["epochs"] == 2 and "val_accuracy" in logs for _, logs in events)
+    saved = json.loads((result.model_path.parent / "metrics.json").read_text())
+    assert saved["metrics"]["val_tflite"]["n"] == 6
+    assert not list(result.model_path.parent.glob(".staging-*"))
+
+
+def test_exported_model_follows_the_engine_contract(trained):
+    result, _ = trained
+    classifier = TFLiteClassifier(result.model_path)
+    assert classifier.input_size == SIZE
+    batch = np.random.default_rng(1).integers(0, 256, (5, SIZE, SIZE, 3)).astype(np.float32)
+    probs = classifier.predict(batch)
+    assert probs.shape == (5,) and np.all((probs >= 0) & (probs <= 1))
+
+
+def test_keras_and_tflite_agree_on_a_fixed_batch(trained):
+    import keras
+
+    result, _ = trained
+    batch = np.random.default_rng(2).integers(0, 256, (8, SIZE, SIZE, 3)).astype(np.float32)
+    keras_probs = keras.models.load_model(result.keras_path).predict(batch, verbose=0)[:, 0]
+    tflite_probs = TFLiteClassifier(result.model_path).predict(batch)
+    np.testing.assert_allclose(tflite_probs, keras_probs, atol=0.05)
+
+
+def test_card_names_the_file_hash(trained):
+    result, _ = trained
+    found = re.search(r"SHA-256 `([0-9a-f]{64})`", result.card.read_text())
+    assert found and found.group(1) == sha256_of(result.model_path)
+
+
+def test_cancel_writes_nothing(tiny_data, tmp_path):
+    with pytest.raises(TrainingCancelled):
+        train_classifier(tiny_data, tmp_path / "out", epochs=1, input_size=SIZE, should_stop=lambda: True, **FAST)
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_continue_from_an_earlier_model(trained, tiny_data, tmp_path):
+    result, _ = trained
+    again = train_classifier(tiny_data, tmp_path, epochs=1, input_size=SIZE, initial_model=result.keras_path, **FAST)
+    assert again.model_path.exists() and "fine-tuned from" in again.card.read_text()
+    with pytest.raises(ValueError, match="takes 32 px crops"):
+        train_classifier(tiny_data, tmp_path, epochs=1, input_size=64, initial_model=result.keras_path, **FAST)

@@ -1,0 +1,338 @@
+"""Training jobs: queue one, run it in the `training` worker, cancel it, fail it when its worker dies.
+
+A running job writes a heartbeat every few seconds from a side thread; a job whose heartbeat
+went stale (its worker was killed) is marked failed by `reap_stale_jobs`, which beat runs every
+minute, every worker runs when it starts, and the job pages run when they load. The training
+code writes its files to a staging folder and renames them, and the registry copies them the
+same way, so a killed job never leaves a half-written model and never touches the active one.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import shutil
+import threading
+import traceback
+from datetime import timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.db import close_old_connections, transaction
+from django.utils import timezone
+
+from maskportal import realtime
+from training.models import TrainingImage, TrainingJob, TrainingSettings
+from training.services import registry
+
+logger = logging.getLogger(__name__)
+
+HEARTBEAT_S = 5.0
+#: A running job whose heartbeat is older than this is considered lost.
+STALE_AFTER_S = float(getattr(settings, "TRAINING_HEARTBEAT_TIMEOUT_S", 60))
+#: Keyword arguments of `train_classifier` a job may set through `TrainingJob.options`.
+ALLOWED_OPTIONS = {"head_epochs": int, "batch_size": int, "imagenet": bool, "seed": int}
+INPUT_SIZES = (32, 64, 96, 128, 160, 192, 224)
+MAX_EPOCHS = 100
+FINISHED = (TrainingJob.Status.SUCCEEDED, TrainingJob.Status.FAILED, TrainingJob.Status.CANCELLED)
+IN_PROGRESS = (TrainingJob.Status.QUEUED, TrainingJob.Status.RUNNING)
+
+
+class JobError(ValueError):
+    """A job cannot be created or changed as asked; the message says why."""
+
+
+def work_dir(job: TrainingJob) -> Path:
+    return Path(settings.VAR_DIR) / "training" / f"job-{job.pk}"
+
+
+def _clean_options(options: dict | None) -> dict:
+    clean = {}
+    for key, value in (options or {}).items():
+        kind = ALLOWED_OPTIONS.get(key)
+        if kind is None:
+            raise JobError(f"unknown option {key!r}; allowed: {', '.join(sorted(ALLOWED_OPTIONS))}")
+        if kind is int and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
+            raise JobError(f"option {key} must be a non-negative integer")
+        if kind is bool and not isinstance(value, bool):
+            raise JobError(f"option {key} must be true or false")
+        clean[key] = value
+    return clean
+
+
+def create_job(
+    user=None,
+    *,
+    epochs: int | None = None,
+    input_size: int = 0,
+    trigger: str = "manual",
+    options: dict | None = None,
+) -> TrainingJob:
+    """Queue a training job on the `training` queue; one job at a time."""
+    from training.tasks import run_training_job
+
+    epochs = TrainingSettings.current().default_epochs if epochs is None else epochs
+    if not 0 <= epochs <= MAX_EPOCHS:
+        raise JobError(f"epochs must be between 0 and {MAX_EPOCHS}")
+    if input_size and input_size not in INPUT_SIZES:
+        raise JobError(f"input size must be one of {', '.join(map(str, INPUT_SIZES))} (or 0: the active model's)")
+    options = _clean_options(options)
+    registry.register_committed_model()
+    reap_stale_jobs()
+    if TrainingJob.objects.filter(status__in=IN_PROGRESS).exists():
+        raise JobError("a training job is already queued or running; wait for it or cancel it")
+    if not TrainingImage.objects.exists():
+        raise JobError("the training pool is empty: import a labelled dataset first")
+    job = TrainingJob.objects.create(
+        created_by=user if user is not None and user.is_authenticated else None,
+        trigger=trigger,
+        epochs=epochs,
+        input_size=input_size,
+        options=options,
+        parent_version=registry.active_version(),
+    )
+    _append_log(job, f"queued ({trigger}) by {getattr(user, 'username', None) or 'the scheduler'}")
+
+    def enqueue() -> None:
+        result = run_training_job.apply_async(args=[job.pk])
+        TrainingJob.objects.filter(pk=job.pk).update(celery_task_id=result.id)
+
+    transaction.on_commit(enqueue)
+    _publish(job)
+    return job
+
+
+def cancel_job(job: TrainingJob, user=None) -> TrainingJob:
+    """Cancel a queued job at once; ask a running one to stop after its current batch."""
+    now = timezone.now()
+    if TrainingJob.objects.filter(pk=job.pk, status=TrainingJob.Status.QUEUED).update(
+        status=TrainingJob.Status.CANCELLED, cancel_requested=True, finished_at=now
+    ):
+        job.refresh_from_db()
+        _append_log(job, f"cancelled before it started by {getattr(user, 'username', '?')}")
+        _publish(job)
+        return job
+    if TrainingJob.objects.filter(pk=job.pk, status=TrainingJob.Status.RUNNING).update(cancel_requested=True):
+        job.refresh_from_db()
+        _append_log(job, f"cancellation requested by {getattr(user, 'username', '?')}")
+        return job
+    job.refresh_from_db()
+    raise JobError(f"job {job.pk} is {job.get_status_display().lower()}: nothing to cancel")
+
+
+def reap_stale_jobs(stale_after_s: float = STALE_AFTER_S, *, worker: str | None = None) -> int:
+    """Fail running jobs whose worker stopped sending heartbeats (or, given `worker`, that this
+    restarted worker node was running when it died). Returns how many were failed."""
+    limit = timezone.now() - timedelta(seconds=stale_after_s)
+    running = TrainingJob.objects.filter(status=TrainingJob.Status.RUNNING)
+    lost = running.filter(heartbeat_at__lt=limit) | running.filter(heartbeat_at__isnull=True, started_at__lt=limit)
+    if worker:
+        lost = lost | running.filter(worker=worker)
+    count = 0
+    for job in lost.distinct():
+        if _finish(job, TrainingJob.Status.FAILED, error="the worker running this job stopped (no heartbeat)",
+                   only_if=TrainingJob.Status.RUNNING):  # fmt: skip
+            shutil.rmtree(work_dir(job), ignore_errors=True)
+            logger.warning("training job %s failed: worker %s lost", job.pk, job.worker or "?")
+            count += 1
+    return count
+
+
+# --- running a job (in the training worker) -----------------------------------------------
+
+
+class _Heartbeat(threading.Thread):
+    """Writes heartbeat_at and polls for cancellation while the training blocks the main thread."""
+
+    def __init__(self, job_id: int) -> None:
+        super().__init__(name=f"training-job-{job_id}-heartbeat", daemon=True)
+        self.job_id = job_id
+        self.stop = threading.Event()
+        self.cancelled = threading.Event()
+
+    def run(self) -> None:
+        try:
+            while not self.stop.wait(HEARTBEAT_S):
+                TrainingJob.objects.filter(pk=self.job_id).update(heartbeat_at=timezone.now())
+                if TrainingJob.objects.filter(pk=self.job_id, cancel_requested=True).exists():
+                    self.cancelled.set()
+        except Exception:  # the job's own thread reports failures; a lost beat only ages the heartbeat
+            logger.exception("heartbeat of training job %s stopped", self.job_id)
+        finally:
+            close_old_connections()
+
+
+class _JobLogHandler(logging.Handler):
+    """Copies the training code's log lines into the job's log."""
+
+    def __init__(self, job: TrainingJob) -> None:
+        super().__init__(logging.INFO)
+        self.job = job
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            _append_log(self.job, record.getMessage())
+        except Exception:
+            self.handleError(record)
+
+
+def _append_log(job: TrainingJob, line: str) -> None:
+    stamp = timezone.now().strftime("%H:%M:%S")
+    job.log = f"{job.log}{stamp} {line}\n"
+    TrainingJob.objects.filter(pk=job.pk).update(log=job.log)
+
+
+def _publish(job: TrainingJob, **extra) -> None:
+    if job.created_by_id is None:
+        return
+    done = len(job.history)
+    total = job.history[-1]["epochs"] if job.history else 0
+    realtime.publish(
+        realtime.user_group(job.created_by_id),
+        realtime.progress_message(
+            job=job.pk, kind="training", done=done, total=total, status=job.status,
+            progress=round(job.progress, 4), epoch=job.history[-1] if job.history else None, **extra,
+        ),  # fmt: skip
+    )
+
+
+def _finish(job: TrainingJob, status: str, *, error: str = "", only_if: str | None = None) -> bool:
+    rows = TrainingJob.objects.filter(pk=job.pk)
+    if only_if:
+        rows = rows.filter(status=only_if)
+    if not rows.update(status=status, error=error, finished_at=timezone.now()):
+        return False
+    job.refresh_from_db()
+    _append_log(job, f"{status}" + (f": {error}" if error else ""))
+    extra = {"version": job.result_version.number, "version_status": job.result_version.status} if (
+        job.result_version_id) else {}  # fmt: skip
+    _publish(job, error=error, **extra)
+    return True
+
+
+def _write_manifest(job: TrainingJob) -> Path:
+    """The pool as a manifest the training code reads; the pool's eval split is its val split."""
+    folder = work_dir(job) / "data"
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / "manifest.csv").open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["path", "label", "split"])
+        until = job.created_at
+        for image in TrainingImage.objects.filter(created_at__lte=until).order_by("id").iterator():
+            split = "val" if image.split == TrainingImage.Split.EVAL else "train"
+            writer.writerow([image.image.path, image.label, split])
+    return folder
+
+
+def run_job(job_id: int, worker: str = "") -> TrainingJob | None:
+    """Train, register the candidate and put it through the gate; every outcome lands on the row."""
+    from training.ml.train import DEFAULT_INPUT_SIZE, TrainingCancelled, train_classifier
+
+    job = TrainingJob.objects.filter(pk=job_id).first()
+    if job is None:
+        logger.warning("training job %s no longer exists", job_id)
+        return None
+    now = timezone.now()
+    if job.status == TrainingJob.Status.RUNNING:  # redelivered after its worker died
+        reap_stale_jobs(worker=job.worker if job.worker == worker else None)
+        return None
+    started = TrainingJob.objects.filter(pk=job_id, status=TrainingJob.Status.QUEUED).update(
+        status=TrainingJob.Status.RUNNING, started_at=now, heartbeat_at=now, worker=worker
+    )
+    if not started:
+        return None  # cancelled (or already finished) before a worker took it
+    job.refresh_from_db()
+    heartbeat = _Heartbeat(job.pk)
+    heartbeat.start()
+    handler = _JobLogHandler(job)
+    ml_logger = logging.getLogger("training.ml")
+    ml_logger.addHandler(handler)
+    ml_logger.setLevel(logging.INFO)
+    try:
+        parent = registry.active_version()
+        input_size = job.input_size or (parent.input_size if parent else 0) or DEFAULT_INPUT_SIZE
+        initial = registry.keras_path(parent) if parent and parent.input_size == input_size else None
+        _append_log(job, f"running on {worker or 'a worker'}: {input_size} px, {job.epochs} fine-tuning epochs, "
+                         f"starting from {f'{parent} (Keras)' if initial else 'ImageNet weights'}")  # fmt: skip
+        TrainingJob.objects.filter(pk=job.pk).update(input_size=input_size, parent_version=parent)
+        job.input_size, job.parent_version = input_size, parent
+        _publish(job)
+
+        def on_epoch(epoch: int, entry: dict) -> None:
+            job.history = [*job.history, entry]
+            job.progress = min(1.0, epoch / max(1, entry.get("epochs", epoch)))
+            TrainingJob.objects.filter(pk=job.pk).update(
+                history=job.history, progress=job.progress, heartbeat_at=timezone.now()
+            )
+            _append_log(job, "epoch {epoch}/{epochs} ({phase}): ".format(**entry) + ", ".join(
+                f"{k} {v:.4f}" for k, v in entry.items() if k not in ("epoch", "epochs", "phase")))  # fmt: skip
+            _publish(job)
+
+        result = train_classifier(
+            _write_manifest(job),
+            work_dir(job) / "out",
+            epochs=job.epochs,
+            input_size=input_size,
+            initial_model=initial,
+            on_epoch=on_epoch,
+            should_stop=heartbeat.cancelled.is_set,
+            command=f"training job {job.pk} (MaskPortal)",
+            **job.options,
+        )
+        candidate = registry.register_version(
+            result.model_path,
+            card=result.card,
+            keras=result.keras_path,
+            metrics={"training": result.metrics},
+            job=job,
+            parent=parent,
+        )
+        TrainingJob.objects.filter(pk=job.pk).update(result_version=candidate, progress=1.0)
+        job.result_version = candidate
+        _append_log(job, f"registered {candidate} as a candidate; evaluating it against "
+                         f"{parent or 'nothing'} on the evaluation set")  # fmt: skip
+        decided = registry.gate(candidate)
+        _append_log(job, f"{decided}: {decided.get_status_display().lower()} ({decided.gate_report.get('reason')})")
+        _finish(job, TrainingJob.Status.SUCCEEDED)
+    except TrainingCancelled:
+        _finish(job, TrainingJob.Status.CANCELLED)
+    except Exception as exc:
+        logger.exception("training job %s failed", job.pk)
+        _append_log(job, traceback.format_exc(limit=8))
+        _finish(job, TrainingJob.Status.FAILED, error=f"{type(exc).__name__}: {exc}")
+    finally:
+        ml_logger.removeHandler(handler)
+        heartbeat.stop.set()
+        heartbeat.join(timeout=HEARTBEAT_S * 2)
+        shutil.rmtree(work_dir(job), ignore_errors=True)
+    job.refresh_from_db()
+    return job
+
+
+# --- scheduled retraining -----------------------------------------------------------------
+
+
+def new_images_since_active() -> int:
+    """Labelled images that arrived after the active version's training data was taken."""
+    from training.services.pool import new_images_since
+
+    active = registry.active_version()
+    if active is None:
+        return new_images_since(None)
+    since = active.job.created_at if active.job_id else active.created_at
+    return new_images_since(since)
+
+
+def maybe_retrain(min_new_images: int) -> TrainingJob | None:
+    """Start a scheduled job only past the threshold and when no job is in progress."""
+    registry.register_committed_model()
+    waiting = new_images_since_active()
+    if waiting < min_new_images:
+        logger.info("scheduled retraining: %d new image(s), threshold %d: nothing to do", waiting, min_new_images)
+        return None
+    if TrainingJob.objects.filter(status__in=IN_PROGRESS).exists():
+        logger.info("scheduled retraining: a job is already in progress")
+        return None
+    job = create_job(None, trigger="schedule")
+    logger.info("scheduled retraining: %d new image(s) >= %d: job %s queued", waiting, min_new_images, job.pk)
+    return job
