@@ -213,6 +213,12 @@ class BatchJobViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         )  # fmt: skip
         return Response(BatchJobDetailSerializer(batch).data, status=status.HTTP_201_CREATED)
 
+    @extend_schema(responses={200: BatchJobSerializer})
+    @action(detail=True, methods=["get"])
+    def progress(self, request, pk=None):
+        """The counts and status only (what a progress bar polls), without the items."""
+        return Response(BatchJobSerializer(self.get_object()).data)
+
     @extend_schema(request=None, responses={200: BatchJobSerializer, 409: BatchJobSerializer})
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):

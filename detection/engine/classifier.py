@@ -31,14 +31,20 @@ class _Runner:
         self.batch = int(self.input["shape"][0])
 
     def run(self, batch: np.ndarray) -> np.ndarray:
-        if batch.shape[0] != self.batch:
-            self.interpreter.resize_tensor_input(self.input["index"], list(batch.shape))
+        n = batch.shape[0]
+        # Re-allocating tensors costs more than classifying a few padding crops, so batch sizes
+        # go up in powers of two and the interpreter is only resized when a bucket changes.
+        size = 1 << (n - 1).bit_length()
+        if size != self.batch:
+            self.interpreter.resize_tensor_input(self.input["index"], [size, *batch.shape[1:]])
             self.interpreter.allocate_tensors()
             self.output = self.interpreter.get_output_details()[0]
-            self.batch = batch.shape[0]
+            self.batch = size
+        if size != n:
+            batch = np.concatenate([batch, np.zeros((size - n, *batch.shape[1:]), dtype=batch.dtype)])
         self.interpreter.set_tensor(self.input["index"], batch)
         self.interpreter.invoke()
-        return self.interpreter.get_tensor(self.output["index"]).copy()
+        return self.interpreter.get_tensor(self.output["index"])[:n].copy()
 
 
 class MaskClassifier:

@@ -36,6 +36,8 @@ class PipelineConfig:
     `box_adjust` = (centre x shift, centre y shift, width factor, height factor), relative to the
     detector's box, maps detector boxes onto the annotation convention of photo datasets (their
     boxes sit lower and are shorter); it changes only the reported box, never the crop.
+    `num_threads` is per model call; OpenCV's thread count is process-wide, so loading a pipeline
+    sets it for the whole process.
     """
 
     mode: str = "accurate"
@@ -57,19 +59,24 @@ class PipelineConfig:
         return replace(self, box_adjust=adjust)
 
 
+# Chosen on mask-detection-dev (benchmarks/detection_accuracy.py): RetinaFace at up to 2.5x finds
+# small faces best for the precision it keeps; the pixel budget holds a 640x480 frame to ~1.4x, so
+# one analysis costs about 50 ms of one core. YuNet on at most 120k pixels is the live-video mode
+# (about 10 ms). Score 0.6 balances recall against precision, where many "false" positives
+# are real faces the annotators skipped.
 PRESETS: dict[str, PipelineConfig] = {
     "accurate": PipelineConfig(
         mode="accurate",
         detector=DetectorConfig(
             backend="retinaface", input_scale=2.5, max_input_pixels=600_000, score_threshold=0.6, nms_threshold=0.4
         ),
-        # fitted with benchmarks/detection_accuracy.py --fit-box-adjust --images even
+        # fitted on the even half of the dev set (detection_accuracy.py --fit-box-adjust --images even)
         box_adjust=(0.019, 0.123, 1.048, 0.914),
     ),
     "fast": PipelineConfig(
         mode="fast",
         detector=DetectorConfig(
-            backend="yunet", input_scale=1.0, max_input_pixels=180_000, score_threshold=0.6, nms_threshold=0.3
+            backend="yunet", input_scale=1.0, max_input_pixels=120_000, score_threshold=0.6, nms_threshold=0.3
         ),
         box_adjust=(0.023, 0.133, 1.051, 0.911),
     ),

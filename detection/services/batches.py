@@ -4,8 +4,9 @@ The per-item state in the database is the truth, so work is safe to repeat: a ch
 delivered twice (a worker killed mid-batch, then a redelivery or a recovery) skips the items that
 are already done, and an item is claimed under a row lock so two workers never log it twice.
 Recovery: every running chunk refreshes a heartbeat in the shared cache; when a batch with
-pending items shows none for BATCH_STALL_SECONDS, `recover_stalled_batches` (run when a worker
-starts and every minute by beat) queues its pending items again.
+pending items shows none for BATCH_STALL_SECONDS, `recover_stalled_batches` queues its pending
+items again. It runs when a worker starts, every minute by beat, and once after each chunk that
+ends while items are still pending (so a dead sibling chunk is noticed without beat).
 """
 
 from __future__ import annotations
@@ -103,7 +104,11 @@ def run_chunk(batch_id: int, item_ids: list[int]) -> None:
         if time.monotonic() - last_progress >= PROGRESS_INTERVAL_S:
             publish_progress(batch_id)
             last_progress = time.monotonic()
-    finish_if_complete(batch_id)
+    if not finish_if_complete(batch_id) and not BatchJob.objects.filter(pk=batch_id, cancel_requested=True).exists():
+        # other chunks still have work: if one of them died, a check after the stall time resumes it
+        from detection.tasks.batches import recover_stalled_batches
+
+        recover_stalled_batches.apply_async(countdown=stall_seconds() + 1)
     publish_progress(batch_id)
 
 
@@ -158,17 +163,16 @@ def _fail_item(batch: BatchJob, item_id: int, error: str) -> None:
 
 
 def finish_if_complete(batch_id: int) -> bool:
-    """Close the batch when no item is pending (once, whichever chunk gets here first)."""
+    """Close the batch when no item is pending (once, whichever chunk gets here first); returns
+    whether nothing is pending."""
     if BatchItem.objects.filter(batch_id=batch_id, status=BatchItem.Status.PENDING).exists():
         return False
     batch = BatchJob.objects.get(pk=batch_id)
     status = BatchJob.Status.FAILED if batch.done == 0 and batch.failed else BatchJob.Status.SUCCEEDED
     error = "no file could be analysed" if status == BatchJob.Status.FAILED else ""
-    return bool(
-        BatchJob.objects.filter(pk=batch_id, status__in=ACTIVE).update(
-            status=status, error=error, finished_at=timezone.now()
-        )
-    )
+    finished = {"status": status, "error": error, "finished_at": timezone.now()}
+    BatchJob.objects.filter(pk=batch_id, status__in=ACTIVE).update(**finished)
+    return True
 
 
 def publish_progress(batch_id: int) -> None:

@@ -9,6 +9,7 @@ from django.db.models import Count, OuterRef, Q, Subquery
 from django.http import FileResponse, Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
+from django.utils.functional import cached_property
 from django.views import View
 from django.views.generic import DetailView, FormView, ListView
 
@@ -184,9 +185,9 @@ class FacePromoteView(RegistryMixin, FormView):
     template_name = "detection/person_promote.html"
     form_class = PromoteForm
 
-    def dispatch(self, request, *args, **kwargs):
-        self.face = get_object_or_404(DetectedFace.objects.select_related("log", "person"), pk=kwargs["pk"])
-        return super().dispatch(request, *args, **kwargs)
+    @cached_property
+    def face(self) -> DetectedFace:  # looked up after the permission check, never before
+        return get_object_or_404(DetectedFace.objects.select_related("log", "person"), pk=self.kwargs["pk"])
 
     def get_initial(self):
         return {"person": self.face.corrected_person or self.face.person}

@@ -144,7 +144,9 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "capacity": 200, "expiry": 30},
+            # redis-py 8 times reads out after 5 s by default, exactly the layer's blocking-receive
+            # time: idle sockets died with TimeoutError after ~5 s. Reads may block longer than that.
+            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30}], "capacity": 200, "expiry": 30},
         }
     }
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
@@ -210,6 +212,11 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "MaskPortal API",
     "DESCRIPTION": "Face-mask detection, recognition and retraining.",
     "VERSION": "1.0.0",
+    "ENUM_NAME_OVERRIDES": {
+        "MaskLabelEnum": "detection.models.MaskLabel",
+        "BatchItemStatusEnum": "detection.models.BatchItem.Status",
+        "JobStatusEnum": "detection.models.BatchJob.Status",
+    },
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
@@ -226,7 +233,9 @@ ENGINE_THREADS = env.int("ENGINE_THREADS", default=1)
 # --- Live video (issue 7) ---------------------------------------------------------------
 #: Frames per second one live socket may send; extra frames are dropped with an error message.
 LIVE_MAX_FPS = env.float("LIVE_MAX_FPS", default=30.0)
-LIVE_MAX_FRAME_BYTES = env.int("LIVE_MAX_FRAME_BYTES", default=2 * 1024 * 1024)
+#: Larger frames get an error and the socket stays open; Daphne itself closes sockets whose message
+#: exceeds its --websocket-max-message-size (1 MiB by default), so keep this below that.
+LIVE_MAX_FRAME_BYTES = env.int("LIVE_MAX_FRAME_BYTES", default=768 * 1024)
 LIVE_MAX_FRAME_PIXELS = env.int("LIVE_MAX_FRAME_PIXELS", default=1920 * 1080)
 #: Threads analysing live frames in one web process (shared by all its sockets).
 LIVE_WORKERS = env.int("LIVE_WORKERS", default=0) or min(8, os.cpu_count() or 2)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import io
+import shutil
 import zipfile
 from functools import lru_cache
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -60,10 +62,15 @@ def zip_of(files: dict[str, bytes]) -> bytes:
 
 
 @pytest.fixture
-def media(settings, tmp_path):
-    """A private MEDIA_ROOT, so tests can check exactly which files exist."""
-    settings.MEDIA_ROOT = tmp_path / "media"
-    return settings.MEDIA_ROOT
+def media(settings):
+    """The emptied folder of registry files (MEDIA_ROOT/faces), so tests can check exactly which exist.
+
+    MEDIA_ROOT itself stays: it also holds the active classifier model.
+    """
+    folder = Path(settings.MEDIA_ROOT) / "faces"
+    shutil.rmtree(folder, ignore_errors=True)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 assert GATE.min_face_px > 40  # small_face() relies on it

@@ -13,7 +13,6 @@ from django.urls import reverse
 from detection.engine.imageio import ImageDecodeError
 from detection.models import DetectedFace, DetectionLog, FaceSample, MaskLabel, Person, PlatformSettings
 from detection.services.analysis import analyse_and_log, detection_message, files_rolled_back
-from tests.detection.analysis_fixtures import classifier, face_jpeg, masked_jpeg, real_classifier  # noqa: F401
 from tests.photos import encode, face_photo, in_frame
 
 pytestmark = pytest.mark.django_db

@@ -6,7 +6,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from detection.models import BatchItem, BatchJob, DetectedFace, DetectionLog
-from tests.detection.analysis_fixtures import classifier, face_jpeg, make_zip  # noqa: F401
+from tests.detection.analysis_fixtures import make_zip
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -96,6 +96,8 @@ def test_batches_api_create_status_cancel_retry(classifier, face_jpeg, token_cli
     assert "not a recognised image" in reasons["set.zip/b.txt"] and "'..'" in reasons["set.zip/../evil.jpg"]
     status = token_client.get(f"/api/v1/batches/{body['id']}/").json()
     assert status["status"] == "queued" and len(status["items"]) == 4
+    progress = token_client.get(f"/api/v1/batches/{body['id']}/progress/").json()
+    assert (progress["total"], progress["failed"]) == (4, 2) and "items" not in progress
     assert token_client.post(f"/api/v1/batches/{body['id']}/retry/").status_code == 409  # still active
     assert token_client.post(f"/api/v1/batches/{body['id']}/cancel/").json()["status"] == "cancelled"
     assert token_client.post(f"/api/v1/batches/{body['id']}/cancel/").status_code == 409

@@ -15,7 +15,7 @@ from django.urls import reverse
 from detection.models import BatchItem, BatchJob, DetectionLog
 from detection.services import batches
 from detection.services.uploads import UploadItem, expand_uploads
-from tests.detection.analysis_fixtures import classifier, face_jpeg, make_zip  # noqa: F401
+from tests.detection.analysis_fixtures import make_zip
 from tests.photos import encode, face_photo
 
 

@@ -8,6 +8,7 @@ import struct
 import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
+from django.conf import settings
 from django.test import override_settings
 from rest_framework.authtoken.models import Token
 
@@ -88,7 +89,7 @@ async def test_malformed_and_oversize_frames_get_errors_and_the_socket_lives(sta
         (b"\x00\x00\x00\x01not an image", "bad_frame"),
         (b"\xff\xd8\xff\xe0truncated", "bad_frame"),
         (b"ab", "bad_frame"),
-        (b"\xff\xd8\xff" + b"\0" * (2 * 1024 * 1024), "frame_too_large"),
+        (b"\xff\xd8\xff" + b"\0" * settings.LIVE_MAX_FRAME_BYTES, "frame_too_large"),
     ]:
         await live.send_to(bytes_data=data)
         error = await receive(live, "error")
@@ -179,3 +180,17 @@ async def test_unknown_cameras_are_refused(staff_user):
         )
         connected, _ = await communicator.connect()
         assert not connected, path
+
+
+@pytest.mark.redis
+@pytest.mark.skipif(not settings.REDIS_URL, reason="needs REDIS_URL")
+async def test_an_idle_viewer_survives_the_redis_read_timeout(staff_user):
+    """redis-py's default 5 s read timeout used to kill a socket idle for 5 s (blocking receive)."""
+    from maskportal import realtime
+
+    camera = await database_sync_to_async(Camera.objects.create)(name="Quiet", kind=Camera.Kind.RTSP, url="rtsp://q")
+    viewer = await connect(f"/ws/cameras/{camera.pk}/?token={await token_for(staff_user)}")
+    assert await viewer.receive_nothing(timeout=7)
+    await realtime.apublish(realtime.camera_group(camera.pk), realtime.message("frame", frame=1, faces=[]))
+    assert (await receive(viewer, "frame", timeout=5))["frame"] == 1
+    await viewer.disconnect()

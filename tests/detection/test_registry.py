@@ -43,10 +43,10 @@ def test_enrolled_person_is_recognised_bare_and_masked_and_a_stranger_is_unknown
     assert stranger.person is None and stranger.distance is not None
 
 
-def test_gallery_holds_plain_rows_and_flagged_variants(eileen):
+def test_gallery_holds_the_photo_and_one_pooled_variant_row(eileen):
+    assert FaceSample.objects.filter(person=eileen).count() == 5  # the photo and its 4 masked variants
     gallery = build_gallery(pipeline())
-    assert len(gallery) == FaceSample.objects.filter(person=eileen).count() == 5
-    assert gallery.names == [str(eileen.pk)]
+    assert len(gallery) == 2 and gallery.names == [str(eileen.pk)]
 
 
 def test_every_change_bumps_the_gallery_version(eileen):
@@ -87,12 +87,26 @@ def test_delete_sample_takes_its_variants_and_files(eileen, media):
     assert eileen.samples.count() == 0 and stored_files(media) == []
 
 
-def test_promote_a_detected_face_to_a_new_person(admin_user, media):
+def detected_face() -> DetectedFace:
     log = DetectionLog.objects.create(source="upload", image_width=512, image_height=512)
     log.image.save("log.jpg", ContentFile(jpeg(face_photo())))
-    face = DetectedFace.objects.create(
+    return DetectedFace.objects.create(
         log=log, x1=180, y1=80, x2=280, y2=200, score=0.99, mask_label="without_mask", mask_probability=0.1
     )
+
+
+def test_promote_page(admin_client, media):
+    face = detected_face()
+    url = reverse("detection:face_promote", args=[face.pk])
+    assert admin_client.get(url).status_code == 200
+    assert b"one of the two" in admin_client.post(url, {}).content
+    response = admin_client.post(url, {"display_name": "Eileen"})
+    person = Person.objects.get(display_name="Eileen")
+    assert response["Location"] == reverse("detection:person_detail", args=[person.pk])
+
+
+def test_promote_a_detected_face_to_a_new_person(admin_user, media):
+    face = detected_face()
     sample = registry.promote_face(face, display_name="Eileen", user=admin_user)
     assert sample.person.display_name == "Eileen" and sample.source == FaceSample.Source.SNAPSHOT
     assert recognise(face_photo())[0].person == sample.person

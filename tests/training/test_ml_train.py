@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from training.ml.export import TFLiteClassifier, sha256_of
-from training.ml.train import TrainingCancelled, train_classifier
+from training.ml.train import REFIT_EPOCHS, TrainingCancelled, train_classifier
 
 SIZE = 32
 FAST = {"imagenet": False, "head_epochs": 1, "batch_size": 8}
@@ -47,9 +47,10 @@ def trained(tiny_data, tmp_path_factory):
 def test_outputs_and_progress_hook(trained):
     result, events = trained
     assert result.model_path.exists() and result.card.exists() and result.keras_path.exists()
-    assert [e for e, _ in events] == [1, 2]
-    assert [logs["phase"] for _, logs in events] == ["head", "finetune"]
-    assert all(logs["epochs"] == 2 and "val_accuracy" in logs for _, logs in events)
+    # head (1 epoch) -> fine-tuning (1) -> re-fit of the sigmoid layer after the int8 weight snap
+    assert [logs["phase"] for _, logs in events] == ["head", "finetune"] + ["refit"] * REFIT_EPOCHS
+    assert [e for e, _ in events] == list(range(1, 3 + REFIT_EPOCHS))
+    assert all(logs["epochs"] == 2 + REFIT_EPOCHS and "val_accuracy" in logs for _, logs in events)
     saved = json.loads((result.model_path.parent / "metrics.json").read_text())
     assert saved["metrics"]["val_tflite"]["n"] == 6
     assert not list(result.model_path.parent.glob(".staging-*"))

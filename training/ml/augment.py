@@ -9,6 +9,7 @@ the model's input size.
 from __future__ import annotations
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from detection.engine.crops import CROP_MARGIN
@@ -18,8 +19,8 @@ from training.ml.data import CONTEXT_MARGIN
 JITTER_SCALE = (0.85, 1.15)
 JITTER_SHIFT = 0.08
 #: Share of a batch that is down-scaled to a small face size, and the smallest such size (px).
-DOWNSCALE_PROB = 0.3
-MIN_FACE_PX = 12
+DOWNSCALE_PROB = 0.5
+MIN_FACE_PX = 10
 BLUR_PROB = 0.15
 
 
@@ -33,18 +34,18 @@ def jitter_crop(context: tf.Tensor, input_size: int, seed: tf.Tensor) -> tf.Tens
     half = frac * scale / 2
     cy, cx = 0.5 + shift[:, 0], 0.5 + shift[:, 1]
     boxes = tf.stack([cy - half, cx - half, cy + half, cx + half], axis=1)
-    return tf.image.crop_and_resize(
-        tf.cast(context, tf.float32), boxes, tf.range(n), (input_size, input_size)
-    )
+    return tf.image.crop_and_resize(tf.cast(context, tf.float32), boxes, tf.range(n), (input_size, input_size))
 
 
 def degrade(images: tf.Tensor, input_size: int, seed: tf.Tensor) -> tf.Tensor:
     """Down-scale part of the batch to a small face size and back, blur another part."""
     n = tf.shape(images)[0]
     seeds = tf.random.experimental.stateless_split(seed, 3)
-    small = tf.random.stateless_uniform(
-        [], seeds[0], MIN_FACE_PX, max(MIN_FACE_PX + 1, input_size // 2), dtype=tf.int32
+    # log-uniform: street photos have far more tiny faces than mid-sized ones
+    log_size = tf.random.stateless_uniform(
+        [], seeds[0], np.log(MIN_FACE_PX), np.log(max(MIN_FACE_PX + 1, input_size // 2))
     )
+    small = tf.cast(tf.round(tf.exp(log_size)), tf.int32)
     low = tf.image.resize(images, (small, small), method="area")
     low = tf.image.resize(low, (input_size, input_size), method="bilinear")
     pick = tf.random.stateless_uniform([n], seeds[1]) < DOWNSCALE_PROB
@@ -69,9 +70,7 @@ def make_keras_augmenter(seed: int) -> keras.Sequential:
     )
 
 
-def augment_dataset(
-    dataset: tf.data.Dataset, input_size: int, seed: int
-) -> tf.data.Dataset:
+def augment_dataset(dataset: tf.data.Dataset, input_size: int, seed: int) -> tf.data.Dataset:
     """Map batches of (context uint8, label) to augmented (float 0..255 crops, label)."""
     augmenter = make_keras_augmenter(seed)
 

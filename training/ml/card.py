@@ -35,8 +35,7 @@ def _metrics_table(name: str, m: dict) -> list[str]:
     rows = [
         f"| {name} | {m['n']} | {_pct(m['accuracy'])} | "
         + " | ".join(
-            f"{m['per_class'][c]['precision']:.4f} / {m['per_class'][c]['recall']:.4f} / "
-            f"{m['per_class'][c]['f1']:.4f}"
+            f"{m['per_class'][c]['precision']:.4f} / {m['per_class'][c]['recall']:.4f} / {m['per_class'][c]['f1']:.4f}"
             for c in ("with_mask", "without_mask")
         )
         + f" | {m['roc_auc']:.4f} | {m['ece']:.4f} |"
@@ -122,7 +121,13 @@ def write_card(
             + f". `mask_weared_incorrect` faces (n={dev['mask_weared_incorrect']['n']}) called"
             f" with_mask: {_pct(dev['mask_weared_incorrect']['share_predicted_with_mask'])}.",
         ]
-    lines += ["", "Training history (per epoch):", "", "| phase | epoch | loss | acc | val_loss | val_acc |", "|---|---|---|---|---|---|"]
+    lines += [
+        "",
+        "Training history (per epoch):",
+        "",
+        "| phase | epoch | loss | acc | val_loss | val_acc |",
+        "|---|---|---|---|---|---|",
+    ]
     for h in history:
         lines.append(
             f"| {h['phase']} | {h['epoch']} | {h.get('loss', float('nan')):.4f} | "

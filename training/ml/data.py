@@ -81,14 +81,10 @@ def list_samples(
                         if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
                     ]
             if not any((root / name).is_dir() for name in CLASSES):
-                raise DataError(
-                    f"{root} has neither a manifest.csv nor with_mask/ and without_mask/ subfolders"
-                )
+                raise DataError(f"{root} has neither a manifest.csv nor with_mask/ and without_mask/ subfolders")
             samples = [Sample(p, _label_index(lab), _hash_split(p, val_fraction)) for p, lab in pairs]
     else:
-        samples = [
-            Sample(Path(p), _label_index(lab), _hash_split(Path(p), val_fraction)) for p, lab in source
-        ]
+        samples = [Sample(Path(p), _label_index(lab), _hash_split(Path(p), val_fraction)) for p, lab in source]
     _check_classes(samples, str(source) if isinstance(source, (str, Path)) else "the given list")
     return samples
 

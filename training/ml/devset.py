@@ -56,8 +56,6 @@ def evaluate_dev_set(classifier, dev_dir: str | Path) -> dict:
     incorrect = names == "mask_weared_incorrect"
     result["mask_weared_incorrect"] = {
         "n": int(incorrect.sum()),
-        "share_predicted_with_mask": round(float((probs[incorrect] >= 0.5).mean()), 5)
-        if incorrect.any()
-        else None,
+        "share_predicted_with_mask": round(float((probs[incorrect] >= 0.5).mean()), 5) if incorrect.any() else None,
     }
     return result

@@ -85,9 +85,7 @@ def _to_keras_kernel(op_name: str, kernel: np.ndarray, layer) -> np.ndarray:
         if int(np.prod(out.shape)) == int(np.prod(target)) and layer.__class__.__name__ == "Dense":
             out = out.reshape(target)  # logits stored as a 1x1 conv
         else:
-            raise WeightImportError(
-                f"layer {layer.name}: TFLite {op_name} kernel {out.shape} != Keras {target}"
-            )
+            raise WeightImportError(f"layer {layer.name}: TFLite {op_name} kernel {out.shape} != Keras {target}")
     return out
 
 
@@ -105,18 +103,12 @@ def build_imported_mobilenet_v2(
     model = keras.applications.MobileNetV2(
         input_shape=input_shape, alpha=1.0, include_top=include_top, weights=None, **top
     )
-    weighted = [
-        layer
-        for layer in model.layers
-        if layer.__class__.__name__ in ("Conv2D", "DepthwiseConv2D", "Dense")
-    ]
+    weighted = [layer for layer in model.layers if layer.__class__.__name__ in ("Conv2D", "DepthwiseConv2D", "Dense")]
     tensors = read_tflite_weights(tflite_path)
     if not include_top:
         tensors = tensors[: len(weighted)]
     if len(tensors) != len(weighted):
-        raise WeightImportError(
-            f"{tflite_path}: {len(tensors)} weighted ops but Keras MobileNetV2 has {len(weighted)}"
-        )
+        raise WeightImportError(f"{tflite_path}: {len(tensors)} weighted ops but Keras MobileNetV2 has {len(weighted)}")
     layer_index = {layer.name: i for i, layer in enumerate(model.layers)}
     for (op_name, kernel, bias), layer in zip(tensors, weighted, strict=True):
         keras_kernel = _to_keras_kernel(op_name, kernel, layer)

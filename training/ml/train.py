@@ -162,18 +162,14 @@ def train_classifier(
     if initial_model:
         model = keras.models.load_model(initial_model)
         if tuple(model.input_shape[1:3]) != (input_size, input_size):
-            raise ValueError(
-                f"{initial_model} takes {model.input_shape[1]} px crops, not {input_size}"
-            )
+            raise ValueError(f"{initial_model} takes {model.input_shape[1]} px crops, not {input_size}")
         weights_source = f"fine-tuned from {Path(initial_model).name}"
     else:
         backbone = imported_backbone(input_size) if imagenet else None
         if backbone is not None:
             weights_source = "ImageNet (imported from TFLite)"
         model = build_model(input_size, backbone)
-        _train_head(
-            model, train_set, val_set, head_epochs, total, batch_size, on_epoch, should_stop, history
-        )
+        _train_head(model, train_set, val_set, head_epochs, total, batch_size, on_epoch, should_stop, history)
 
     class_weight = _class_weights(train_set.labels)
     if epochs:
@@ -195,9 +191,7 @@ def train_classifier(
             .batch(batch_size)
         )
         train_ds = augment_dataset(train_ds, input_size, seed).prefetch(2)
-        val_ds = tf.data.Dataset.from_tensor_slices(
-            (val_set.crops.astype(np.float32), val_set.labels)
-        ).batch(128)
+        val_ds = tf.data.Dataset.from_tensor_slices((val_set.crops.astype(np.float32), val_set.labels)).batch(128)
         offset = total - epochs - refit_epochs
         hooks = _hooks_callback("finetune", offset, total, on_epoch, should_stop, history)
         model.fit(
@@ -206,9 +200,7 @@ def train_classifier(
             epochs=epochs,
             class_weight=class_weight,
             callbacks=[
-                keras.callbacks.EarlyStopping(
-                    monitor="val_loss", patience=PATIENCE, restore_best_weights=True
-                ),
+                keras.callbacks.EarlyStopping(monitor="val_loss", patience=PATIENCE, restore_best_weights=True),
                 hooks,
             ],
             verbose=verbose,
@@ -250,9 +242,7 @@ def train_classifier(
             "data": {
                 "train": _counts(train),
                 "val": _counts(val),
-                "face_found_rate": round(
-                    float(np.concatenate([train_set.face_found, val_set.face_found]).mean()), 4
-                ),
+                "face_found_rate": round(float(np.concatenate([train_set.face_found, val_set.face_found]).mean()), 4),
             },
         }
         metrics["tflite_minus_keras_accuracy_points"] = round(
@@ -261,9 +251,7 @@ def train_classifier(
         if dev_dir is not None:
             from training.ml.devset import evaluate_dev_set
 
-            metrics["dev_ground_truth_crops"] = evaluate_dev_set(
-                TFLiteClassifier(tflite_tmp), dev_dir
-            )
+            metrics["dev_ground_truth_crops"] = evaluate_dev_set(TFLiteClassifier(tflite_tmp), dev_dir)
         keras_tmp = staging / f"{MODEL_NAME}.keras"
         model.save(keras_tmp)
         params = {
@@ -371,9 +359,7 @@ def _train_head(
     x = keras.layers.Dropout(DROPOUT)(features)
     dense = model.get_layer("with_mask")
     head = keras.Model(features, dense(x))
-    head.compile(
-        optimizer=keras.optimizers.Adam(lr), loss="binary_crossentropy", metrics=["accuracy"]
-    )
+    head.compile(optimizer=keras.optimizers.Adam(lr), loss="binary_crossentropy", metrics=["accuracy"])
     hooks = _hooks_callback(phase, offset, total, on_epoch, should_stop, history)
     head.fit(
         train_x,

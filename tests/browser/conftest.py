@@ -1,0 +1,114 @@
+"""Browser-test fixtures: a real Daphne server on the test database and a logged-in Chromium page.
+
+Playwright for Python drives Debian's Chromium (`make browser` installs it); every test here is
+skipped cleanly when either is missing. Tests using these fixtures are transactional, so the
+server process (which opens the test database by name, like tests/conftest.WorkerProcess) sees
+their rows. Override `browser_args` in a test module to add flags (fake camera, ...).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from tests.detection.analysis_fixtures import classifier, face_jpeg  # noqa: F401  (used by the analysis flow)
+
+REPO = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else shutil.which("chromium")
+BASE_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--no-first-run",
+]  # fmt: skip
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def daphne_url(transactional_db):
+    """Base URL of a real Daphne (HTTP + WebSockets) serving the app on the test database."""
+    port = free_port()
+    env = dict(
+        os.environ,
+        DJANGO_SETTINGS_MODULE="maskportal.settings.test",
+        MASKPORTAL_VAR_DIR=str(settings.VAR_DIR),
+        MASKPORTAL_TEST_DB_NAME=str(connection.settings_dict["NAME"]),
+    )
+    log = Path(settings.VAR_DIR) / f"daphne-{port}.log"
+    cmd = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "maskportal.asgi:application"]
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail(f"daphne did not start:\n{log.read_text()[-3000:]}")
+            time.sleep(0.2)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+@pytest.fixture
+def browser_args() -> list[str]:
+    return []
+
+
+@pytest.fixture
+def browser(browser_args):
+    """A headless Chromium driven by Playwright (skips where either is missing)."""
+    if not CHROMIUM:
+        pytest.skip("Chromium is not installed (make browser)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=BASE_ARGS + list(browser_args))
+        try:
+            yield instance
+        finally:
+            instance.close()
+
+
+@pytest.fixture
+def staff_session(daphne_url, client, staff_user) -> str:
+    """A session key of `staff_user` (made before Playwright starts: its loop forbids sync ORM calls)."""
+    client.force_login(staff_user)
+    return client.cookies[settings.SESSION_COOKIE_NAME].value
+
+
+@pytest.fixture
+def logged_in_page(daphne_url, staff_session, browser):
+    """A page whose session cookie belongs to `staff_user`; `page.base_url` is the server."""
+    session = staff_session
+    context = browser.new_context()
+    context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": session, "url": daphne_url}])
+    context.set_default_timeout(30_000)
+    page = context.new_page()
+    page.base_url = daphne_url
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.js_errors = errors
+    try:
+        yield page
+    finally:
+        context.close()

@@ -1,0 +1,100 @@
+"""REST API v1 of the training app: model versions (activate, retire) and training jobs."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.permissions import BasePermission, IsAuthenticated
+from rest_framework.response import Response
+
+from training.models import ModelVersion, TrainingJob
+from training.services import jobs, registry
+
+MANAGE = "training.manage_models"
+
+
+class CanManageOrView(BasePermission):
+    """Reading needs the model's view permission; anything else needs `manage_models` (Admin)."""
+
+    message = "This needs the permission to manage classifier versions."
+
+    def has_permission(self, request, view) -> bool:
+        user = request.user
+        if not (user and user.is_authenticated):
+            return False
+        if request.method in ("GET", "HEAD", "OPTIONS"):
+            return user.has_perm(f"training.view_{view.queryset.model._meta.model_name}")
+        return user.has_perm(MANAGE)
+
+
+class ModelVersionSerializer(serializers.ModelSerializer):
+    label = serializers.CharField(source="__str__", read_only=True)
+
+    class Meta:
+        model = ModelVersion
+        fields = ["id", "number", "label", "status", "input_size", "sha256", "metrics", "gate_report",
+                  "parent", "job", "created_at", "activated_at", "model_card"]  # fmt: skip
+        read_only_fields = fields
+
+
+class TrainingJobSerializer(serializers.ModelSerializer):
+    created_by = serializers.CharField(source="created_by.username", read_only=True, default=None)
+
+    class Meta:
+        model = TrainingJob
+        fields = ["id", "status", "trigger", "created_by", "epochs", "input_size", "options", "progress",
+                  "history", "log", "error", "parent_version", "result_version", "heartbeat_at",
+                  "created_at", "started_at", "finished_at"]  # fmt: skip
+        read_only_fields = [f for f in fields if f not in ("epochs", "input_size", "options")]
+        extra_kwargs = {"epochs": {"required": False, "default": None, "allow_null": True},
+                        "input_size": {"required": False, "default": 0}}  # fmt: skip
+
+    def create(self, validated_data):
+        try:
+            return jobs.create_job(self.context["request"].user, **validated_data)
+        except jobs.JobError as exc:
+            raise serializers.ValidationError({"detail": str(exc)}) from exc
+
+
+class ModelVersionViewSet(viewsets.ReadOnlyModelViewSet):
+    queryset = ModelVersion.objects.all()
+    serializer_class = ModelVersionSerializer
+    permission_classes = [IsAuthenticated, CanManageOrView]
+
+    def _act(self, request, method):
+        try:
+            version = method(self.get_object(), user=request.user)
+        except registry.RegistryError as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        return Response(self.get_serializer(version).data)
+
+    @extend_schema(request=None, responses=ModelVersionSerializer)
+    @action(detail=True, methods=["post"])
+    def activate(self, request, pk=None):
+        """Make this version active (promotion override or rollback); every process reloads it."""
+        return self._act(request, registry.activate)
+
+    @extend_schema(request=None, responses=ModelVersionSerializer)
+    @action(detail=True, methods=["post"])
+    def retire(self, request, pk=None):
+        return self._act(request, registry.retire)
+
+
+class TrainingJobViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    queryset = TrainingJob.objects.select_related("created_by")
+    serializer_class = TrainingJobSerializer
+    permission_classes = [IsAuthenticated, CanManageOrView]
+
+    def get_queryset(self):
+        jobs.reap_stale_jobs()
+        return super().get_queryset()
+
+    @extend_schema(request=None, responses=TrainingJobSerializer)
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        try:
+            job = jobs.cancel_job(self.get_object(), request.user)
+        except jobs.JobError as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        return Response(self.get_serializer(job).data)
