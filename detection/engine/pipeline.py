@@ -23,6 +23,7 @@ from detection.engine.gallery import Gallery, Match
 from detection.engine.imageio import DEFAULT_MAX_PIXELS, decode_image
 from detection.engine.masking import draw_mask
 from detection.engine.recognizers import FaceRecognizer, create_recognizer
+from detection.engine.refine import RETINAFACE_BOX_REGRESSION, ConfirmConfig, confirm, landmark_box, needs_confirmation
 from detection.engine.types import Box, Detection
 
 MODES = ("accurate", "fast")
@@ -36,6 +37,9 @@ class PipelineConfig:
     `box_adjust` = (centre x shift, centre y shift, width factor, height factor), relative to the
     detector's box, maps detector boxes onto the annotation convention of photo datasets (their
     boxes sit lower and are shorter); it changes only the reported box, never the crop.
+    `box_regression`, when set, replaces it with a regression from the five landmarks
+    (`refine.landmark_box`). `confirm`, when set, re-scores the detector's uncertain faces with a
+    second detector (`refine.confirm`).
     `num_threads` is per model call; OpenCV's thread count is process-wide, so loading a pipeline
     sets it for the whole process.
     """
@@ -43,6 +47,8 @@ class PipelineConfig:
     mode: str = "accurate"
     detector: DetectorConfig = field(default_factory=DetectorConfig)
     box_adjust: tuple[float, float, float, float] = NO_ADJUST
+    box_regression: tuple[tuple[float, float, float, float], ...] | None = None
+    confirm: ConfirmConfig | None = None
     classifier_path: Path = DEFAULT_MODEL
     mask_threshold: float = 0.5
     recognizer: str = "sface"
@@ -56,22 +62,29 @@ class PipelineConfig:
         return replace(PRESETS[mode], **overrides)
 
     def with_box_adjust(self, adjust: tuple[float, float, float, float]) -> PipelineConfig:
-        return replace(self, box_adjust=adjust)
+        return replace(self, box_adjust=adjust, box_regression=None)
+
+    def reported_box(self, detection: Detection, width: int, height: int) -> Box:
+        """The box callers see: the detector's, moved onto the annotation convention."""
+        if self.box_regression is not None:
+            return landmark_box(detection, self.box_regression, width, height)
+        return adjust_box(detection.box, self.box_adjust, width, height)
 
 
 # Chosen on mask-detection-dev (benchmarks/detection_accuracy.py): RetinaFace at up to 2.5x finds
-# small faces best for the precision it keeps; the pixel budget holds a 640x480 frame to ~1.4x, so
-# one analysis costs about 50 ms of one core. YuNet on at most 120k pixels is the live-video mode
-# (about 10 ms). Score 0.6 balances recall against precision, where many "false" positives
-# are real faces the annotators skipped.
+# small faces best; the pixel budget holds a 640x480 frame to ~1.4x (about 50 ms of one core).
+# Its candidates scoring 0.3-0.95 are confirmed by CenterFace (run only when there is such a
+# candidate: ~0.1 s more on a small photo with uncertain faces, nothing on a clear frame) and
+# re-scored, and boxes come from the landmark regression; all fitted on the even half.
+# YuNet on at most 120k pixels is the live-video mode (about 10 ms), score 0.6.
 PRESETS: dict[str, PipelineConfig] = {
     "accurate": PipelineConfig(
         mode="accurate",
         detector=DetectorConfig(
-            backend="retinaface", input_scale=2.5, max_input_pixels=600_000, score_threshold=0.6, nms_threshold=0.4
+            backend="retinaface", input_scale=2.5, max_input_pixels=600_000, score_threshold=0.3, nms_threshold=0.4
         ),
-        # fitted on the even half of the dev set (detection_accuracy.py --fit-box-adjust --images even)
-        box_adjust=(0.019, 0.123, 1.048, 0.914),
+        box_regression=RETINAFACE_BOX_REGRESSION,
+        confirm=ConfirmConfig(),
     ),
     "fast": PipelineConfig(
         mode="fast",
@@ -155,6 +168,7 @@ class Pipeline:
         self.config = config or PipelineConfig.preset("accurate")
         self._lock = threading.Lock()
         self._detector: FaceDetector | None = None
+        self._confirmer: FaceDetector | None = None
         self._classifier: MaskClassifier | None = None
         self._recognizer: FaceRecognizer | None = None
         self._gallery: Gallery | None = None
@@ -170,6 +184,18 @@ class Pipeline:
                     cv2.setNumThreads(self.config.num_threads)
                     self._detector = create_detector(replace(self.config.detector, num_threads=self.config.num_threads))
         return self._detector
+
+    @property
+    def confirmer(self) -> FaceDetector | None:
+        """The second-opinion detector of `config.confirm` (None when the mode has none)."""
+        if self.config.confirm is None:
+            return None
+        if self._confirmer is None:
+            with self._lock:
+                if self._confirmer is None:
+                    config = replace(self.config.confirm.detector, num_threads=self.config.num_threads)
+                    self._confirmer = create_detector(config)
+        return self._confirmer
 
     @property
     def classifier(self) -> MaskClassifier:
@@ -189,7 +215,7 @@ class Pipeline:
 
     def load(self, *, recognizer: bool = False) -> None:
         """Load the models now instead of on the first image (raises if one is missing or broken)."""
-        _ = self.detector, self.classifier
+        _ = self.detector, self.confirmer, self.classifier
         if recognizer:
             _ = self.recognizer
 
@@ -231,7 +257,12 @@ class Pipeline:
 
     # -- analysis ---------------------------------------------------------------------------
     def detect(self, image: np.ndarray) -> list[Detection]:
-        return self.detector.detect(image)
+        """Faces, best first, confirmed by the second detector when the mode has one."""
+        detections = self.detector.detect(image)
+        settings, confirmer = self.config.confirm, self.confirmer
+        if settings is not None and confirmer is not None and needs_confirmation(detections, settings):
+            detections = confirm(detections, confirmer.detect(image), settings)
+        return detections
 
     def embed(self, image: np.ndarray, face: Detection | None = None) -> np.ndarray:
         """Embedding of `face`, or of the largest face in the image (for enrolment).
@@ -265,9 +296,9 @@ class Pipeline:
         """Faces with mask state (and identity when a gallery is set and `recognize`)."""
         check_rgb(image)
         start = time.perf_counter()
-        detector, classifier, gallery = self.detector, self.classifier, self._gallery
+        classifier, gallery = self.classifier, self._gallery
         h, w = image.shape[:2]
-        detections = detector.detect(image)
+        detections = self.detect(image)
         t_detect = time.perf_counter()
         probabilities = classifier.predict(image, [d.box for d in detections])
         t_classify = time.perf_counter()
@@ -277,7 +308,7 @@ class Pipeline:
         t_recognize = time.perf_counter()
         faces = [
             FaceResult(
-                box=adjust_box(det.box, self.config.box_adjust, w, h),
+                box=self.config.reported_box(det, w, h),
                 score=det.score,
                 keypoints=det.landmarks,
                 mask=classifier.label(float(p)),

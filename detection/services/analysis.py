@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import io
 import logging
+import os
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
@@ -22,6 +25,8 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
+from django.db.models.signals import post_save
+from django.dispatch import receiver
 from PIL import Image
 
 from detection.engine.crops import crop_face
@@ -79,10 +84,31 @@ def resolve_store(store: bool | str | None) -> str:
         return store
     if store is False:
         return PlatformSettings.StoreImages.NONE
-    current = PlatformSettings.current().store_images
+    current = _recent("store_images", lambda: PlatformSettings.current().store_images)
     if store is True and current == PlatformSettings.StoreImages.NONE:
         return PlatformSettings.StoreImages.DOWNSCALED
     return current
+
+
+_recent_values: dict[str, tuple[float, Any]] = {}
+#: Seconds a settings value read from the database is reused (saves queries per analysed image).
+RECENT_TTL_S = 1.0
+
+
+def _recent(key: str, load):
+    """`load()`, reused for RECENT_TTL_S: a changed setting applies within a second."""
+    now = time.monotonic()
+    hit = _recent_values.get(key)
+    if hit is None or now - hit[0] > RECENT_TTL_S:
+        hit = (now, load())
+        _recent_values[key] = hit
+    return hit[1]
+
+
+@receiver(post_save, sender=PlatformSettings)
+def forget_recent(**kwargs) -> None:
+    """Read settings afresh on the next analysis (on save; tests call it after a rollback)."""
+    _recent_values.clear()
 
 
 def encode_jpeg(image: np.ndarray, quality: int = JPEG_QUALITY) -> bytes:
@@ -139,9 +165,24 @@ def analyse(
 ) -> tuple[np.ndarray, bytes | None, Analysis]:
     """Decode and analyse without touching the database (so callers can keep transactions short)."""
     image, data, decode_ms = decode(image_or_bytes)
-    analysis = pipeline(mode).analyze(image, recognize=recognize)
+    engine = pipeline(mode)  # synced here: it may read the database, which is per thread
+    analysis = _engine_pool().submit(engine.analyze, image, recognize=recognize).result()
     analysis.add_decode_time(decode_ms)
     return image, data, analysis
+
+
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _engine_pool() -> ThreadPoolExecutor:
+    """Long-lived threads for the engine. Its models are loaded once per thread, and the ASGI
+    server runs every request in a new thread, so analysing there would reload them each time."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="engine")
+        return _pool
 
 
 def analyse_and_log(
@@ -185,8 +226,12 @@ def record(
     original_name: str = "",
     store: bool | str | None = None,
     mode: str | None = None,
+    notify: bool = True,
 ) -> DetectionLog:
-    """Write the log, its faces and their files for an analysed image (see `analyse_and_log`)."""
+    """Write the log, its faces and their files for an analysed image (see `analyse_and_log`).
+
+    `notify=False` skips the dashboard's `detection` message (batches report progress instead).
+    """
     from training.services.registry import active_model_label
 
     store_mode = resolve_store(store)
@@ -201,7 +246,7 @@ def record(
             original_name=original_name[:255],
             image_width=analysis.width,
             image_height=analysis.height,
-            model_version=active_model_label(),
+            model_version=_recent("model_label", active_model_label),
             mode=mode or settings.ENGINE_UPLOAD_MODE,
         )
         stored = _stored_image(image, data, store_mode)
@@ -232,7 +277,8 @@ def record(
         }
         log.save()
         DetectedFace.objects.bulk_create(faces)
-        transaction.on_commit(lambda: realtime.publish(realtime.DASHBOARD_GROUP, detection_message(log)))
+        if notify:
+            transaction.on_commit(lambda: realtime.publish(realtime.DASHBOARD_GROUP, detection_message(log)))
     log.analysis = analysis
     log.detected_faces = faces
     logger.info("logged %s analysis %s: %s", source, log.pk, log.summary)

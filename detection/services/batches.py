@@ -87,7 +87,8 @@ def enqueue(batch: BatchJob, item_ids: list[int] | None = None) -> int:
 
 
 def run_chunk(batch_id: int, item_ids: list[int]) -> None:
-    """Analyse the still-pending items of a chunk; stops early when the batch is cancelled."""
+    """Analyse the still-pending items of a chunk; stops early when the batch is cancelled
+    (checked with each progress report, so within PROGRESS_INTERVAL_S and one item)."""
     batch = BatchJob.objects.select_related("owner").filter(pk=batch_id).first()
     if batch is None or batch.status not in ACTIVE:
         return
@@ -95,15 +96,18 @@ def run_chunk(batch_id: int, item_ids: list[int]) -> None:
         status=BatchJob.Status.RUNNING, started_at=timezone.now()
     ):
         batch.status = BatchJob.Status.RUNNING
-    last_progress = 0.0
+    pending = BatchItem.objects.filter(pk__in=item_ids, batch=batch, status=BatchItem.Status.PENDING).in_bulk()
+    last_report = time.monotonic()
     for item_id in item_ids:
-        if BatchJob.objects.filter(pk=batch_id, cancel_requested=True).exists():
-            break
-        run_item(batch, item_id)
-        heartbeat(batch_id)
-        if time.monotonic() - last_progress >= PROGRESS_INTERVAL_S:
+        if item_id in pending:
+            run_item(batch, pending[item_id])
+        if time.monotonic() - last_report >= PROGRESS_INTERVAL_S:
+            last_report = time.monotonic()
+            heartbeat(batch_id)
+            if BatchJob.objects.filter(pk=batch_id, cancel_requested=True).exists():
+                break
             publish_progress(batch_id)
-            last_progress = time.monotonic()
+    heartbeat(batch_id)
     if not finish_if_complete(batch_id) and not BatchJob.objects.filter(pk=batch_id, cancel_requested=True).exists():
         # other chunks still have work: if one of them died, a check after the stall time resumes it
         from detection.tasks.batches import recover_stalled_batches
@@ -112,12 +116,10 @@ def run_chunk(batch_id: int, item_ids: list[int]) -> None:
     publish_progress(batch_id)
 
 
-def run_item(batch: BatchJob, item_id: int) -> None:
+def run_item(batch: BatchJob, item: BatchItem) -> None:
     """Analyse one item unless another delivery already did; its outcome and the batch counts
     change in one transaction with the log, so a crash in between leaves the item pending."""
-    item = BatchItem.objects.filter(pk=item_id, batch=batch, status=BatchItem.Status.PENDING).first()
-    if item is None:
-        return
+    item_id = item.pk
     try:
         with item.upload.open("rb") as handle:
             data = handle.read()
@@ -135,7 +137,7 @@ def run_item(batch: BatchJob, item_id: int) -> None:
                 image, original, analysis = result
                 item.log = record(
                     image, original, analysis, user=batch.owner, source=DetectionLog.Source.BATCH,
-                    batch=batch, original_name=item.name, mode=batch.mode,
+                    batch=batch, original_name=item.name, mode=batch.mode, notify=False,
                 )  # fmt: skip
                 item.status = BatchItem.Status.DONE
                 BatchJob.objects.filter(pk=batch.pk).update(done=F("done") + 1)
@@ -176,9 +178,13 @@ def finish_if_complete(batch_id: int) -> bool:
 
 
 def publish_progress(batch_id: int) -> None:
+    """To the owner (progress bar) and the dashboard (which refreshes its figures; batch items
+    send no per-image `detection` events)."""
     batch = BatchJob.objects.filter(pk=batch_id).first()
     if batch is not None:
-        realtime.publish(realtime.user_group(batch.owner_id), progress_for(batch))
+        msg = progress_for(batch)
+        realtime.publish(realtime.user_group(batch.owner_id), msg)
+        realtime.publish(realtime.DASHBOARD_GROUP, msg)
 
 
 def progress_for(batch: BatchJob) -> dict:

@@ -1,5 +1,6 @@
 // Dashboard: Chart.js trends from the figures rendered into the page, then live updates: every
-// `detection` message adds a live event and (debounced) refreshes all figures from /api/v1/stats/.
+// `detection` message adds a live event and (debounced) refreshes all figures from /api/v1/stats/,
+// as does every batch `progress` message.
 (function () {
   const root = document.getElementById("dashboard");
   const initial = document.getElementById("dashboard-stats");
@@ -93,7 +94,8 @@
     while (list.children.length > 15) list.lastElementChild.remove();
     refresh();
   });
-  MaskPortal.on("progress", (msg) => { if (["succeeded", "failed", "cancelled"].includes(msg.status)) refresh(); });
+  // batch items send no per-image events: their progress messages refresh the figures
+  MaskPortal.on("progress", (msg) => { if (msg.kind === "batch") refresh(); });
 
   render(JSON.parse(initial.textContent));
 })();

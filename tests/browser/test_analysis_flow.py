@@ -50,3 +50,34 @@ def test_upload_result_and_live_dashboard(classifier, face_jpeg, logged_in_page,
     page.wait_for_selector(f'#live-events a[href="/detections/{log.pk}/"]', timeout=30_000)
     page.wait_for_function("() => document.getElementById('stat-faces').textContent.trim() === '2'")
     assert page.js_errors == []
+
+
+@pytest.fixture
+def batch_worker(worker_factory):
+    """Started before the browser: waiting for it reads the result database (sync ORM)."""
+    return worker_factory().start()
+
+
+def test_batch_upload_shows_progress_then_results(classifier, face_jpeg, batch_worker, logged_in_page, tmp_path):
+    worker = batch_worker
+    page = logged_in_page
+    paths = []
+    for i in range(3):
+        paths.append(tmp_path / f"photo{i}.jpg")
+        paths[-1].write_bytes(face_jpeg)
+    (tmp_path / "notes.txt").write_bytes(b"not a photo")
+    paths.append(tmp_path / "notes.txt")
+
+    page.goto(f"{page.base_url}/analyse/")
+    page.set_input_files("#files", [str(p) for p in paths])
+    page.click("#upload-submit")
+    page.wait_for_url("**/batches/*/", timeout=60_000)
+    assert page.locator("#batch-bar").count() == 1
+    try:
+        page.wait_for_selector("tr.item-done >> nth=2", timeout=120_000)  # reloaded with the result table
+    except Exception as exc:
+        raise AssertionError(worker.output()) from exc
+    assert page.locator("tr.item-done img.thumb").count() == 3
+    assert "not a recognised image" in page.text_content("tr.item-failed")
+    assert page.text_content("#batch-status").strip() == "Succeeded"
+    assert page.js_errors == []

@@ -6,7 +6,7 @@ import pytest
 from detection.engine.detectors import DetectorConfig, create_detector
 
 
-@pytest.mark.parametrize("backend", ["yunet", "retinaface"])
+@pytest.mark.parametrize("backend", ["yunet", "retinaface", "centerface"])
 def test_both_backends_find_the_astronaut_with_landmarks_inside_the_box(astronaut, backend):
     from detection.engine.detectors import DetectorConfig, create_detector
 
@@ -22,7 +22,7 @@ def test_both_backends_find_the_astronaut_with_landmarks_inside_the_box(astronau
     assert lm[2, 1] > lm[0, 1] and lm[3, 1] > lm[2, 1]  # nose below the eyes, mouth below the nose
 
 
-@pytest.mark.parametrize("backend", ["yunet", "retinaface"])
+@pytest.mark.parametrize("backend", ["yunet", "retinaface", "centerface"])
 def test_boxes_are_in_original_pixels_whatever_the_input_scale(astronaut, backend):
     small = create_detector(DetectorConfig(backend=backend, input_scale=1.0)).detect(astronaut)[0]
     big = create_detector(DetectorConfig(backend=backend, input_scale=2.0)).detect(astronaut)[0]

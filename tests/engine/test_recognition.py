@@ -54,3 +54,20 @@ def test_embed_many_keeps_order(recognizer, yunet, astronaut, grace_hopper):
 def test_unknown_backend():
     with pytest.raises(ValueError, match="unknown recognizer"):
         create_recognizer("eigenfaces")
+
+
+def test_sface_onnxruntime_path_gives_opencvs_embeddings(sface, yunet, astronaut, grace_hopper):
+    """Galleries stored before the switch to onnxruntime must stay valid."""
+    from detection.engine.recognizers.sface import SFACE_MODEL
+
+    net = cv2.FaceRecognizerSF.create(SFACE_MODEL, "")
+    faces = [(img, largest(yunet, img)) for img in (astronaut, grace_hopper)]
+    batch = sface.embed_many(astronaut, [faces[0][1], faces[0][1]])
+    np.testing.assert_allclose(batch[0], batch[1], atol=1e-6)
+    for image, det in faces:
+        x1, y1, x2, y2 = det.box
+        row = np.array([[x1, y1, x2 - x1, y2 - y1, *det.landmarks.reshape(-1), det.score]], dtype=np.float32)
+        bgr = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
+        expected = net.feature(net.alignCrop(bgr, row)).reshape(-1)
+        expected /= np.linalg.norm(expected)
+        assert float(sface.embed(image, det) @ expected) > 0.9999

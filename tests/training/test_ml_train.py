@@ -1,4 +1,8 @@
-"""Training runs end to end on a tiny generated data set (random weights, 32 px, one epoch)."""
+"""Training runs end to end on a tiny generated data set (random weights, 32 px, one epoch).
+
+The real code path (crops, augmentation, head, fine-tuning, weight snap, re-fit, int8 export) on the
+five-conv ``tiny`` backbone, trained once per module: seconds instead of minutes.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +14,10 @@ import pytest
 from PIL import Image
 
 from training.ml.export import TFLiteClassifier, sha256_of
-from training.ml.train import REFIT_EPOCHS, TrainingCancelled, train_classifier
+from training.ml.train import EXTRA_DEV_REPEAT, REFIT_EPOCHS, TrainingCancelled, train_classifier
 
 SIZE = 32
-FAST = {"imagenet": False, "head_epochs": 1, "batch_size": 8}
+FAST = {"imagenet": False, "head_epochs": 1, "batch_size": 8, "architecture": "tiny"}
 
 
 @pytest.fixture(scope="module")
@@ -35,11 +39,27 @@ def tiny_data(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def trained(tiny_data, tmp_path_factory):
+def tiny_dev(tmp_path_factory):
+    """A mask-detection-dev-style folder: four 'street photos' with two VOC-annotated faces each."""
+    from tests.training.test_ml_devset import write_dev_set
+
+    return write_dev_set(tmp_path_factory.mktemp("dev"), photos=4)
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_data, tiny_dev, tmp_path_factory):
+    """The one full training run of this module (with street faces and the dev-set evaluation)."""
     out = tmp_path_factory.mktemp("out")
     events = []
     result = train_classifier(
-        tiny_data, out, epochs=1, input_size=SIZE, on_epoch=lambda e, logs: events.append((e, logs)), **FAST
+        tiny_data,
+        out,
+        epochs=1,
+        input_size=SIZE,
+        on_epoch=lambda e, logs: events.append((e, logs)),
+        dev_dir=tiny_dev,
+        extra_dev_half=tiny_dev,
+        **FAST,
     )
     return result, events
 
@@ -53,6 +73,13 @@ def test_outputs_and_progress_hook(trained):
     assert all(logs["epochs"] == 2 + REFIT_EPOCHS and "val_accuracy" in logs for _, logs in events)
     saved = json.loads((result.model_path.parent / "metrics.json").read_text())
     assert saved["metrics"]["val_tflite"]["n"] == 6
+    # the even half's 2 photos x 2 faces, each from 2 boxes x EXTRA_DEV_REPEAT; the odd half scored apart
+    extra = saved["metrics"]["data"]["extra_dev_half"]
+    assert extra["photos"] == 2 and extra["faces"] == {"without_mask": 2, "with_mask": 2}
+    assert extra["crops"] == 4 * 2 * EXTRA_DEV_REPEAT
+    assert saved["metrics"]["dev_ground_truth_crops"]["n"] == 8
+    assert saved["metrics"]["dev_ground_truth_crops_odd_half"]["n"] == 4
+    assert "Street faces added to train" in result.card.read_text()
     assert not list(result.model_path.parent.glob(".staging-*"))
 
 

@@ -21,14 +21,27 @@ SOURCES = """\
 - **mask-classification** (train / val): the Kaggle "Face Mask Dataset" by Omkar Gurav (7,553 images),
   as mirrored on GitHub in dataIA-2021/Projet_10_Eric_Cesar; exact duplicates removed (7,281 left), fixed
   split by source md5 (`manifest.csv`). Many with_mask images are real photos, some have masks pasted on.
-- **mask-detection-dev** (evaluation only): the Kaggle "Face Mask Detection" dataset by andrewmvd (CC0),
-  530 photos as mirrored in hittheant/475Project; faces cropped from its ground-truth boxes.
+- **mask-detection-dev**: the Kaggle "Face Mask Detection" dataset by andrewmvd (CC0),
+  530 photos as mirrored in hittheant/475Project; faces cropped from its ground-truth boxes. Evaluation,
+  and, when the data section says so, its even half of photos as extra training faces.
 - **ImageNet weights**: MobileNetV2 1.0 224 from google-coral/test_data (Apache-2.0),
   `tf2_mobilenet_v2_1.0_224_ptq.tflite`, dequantised into Keras by `training/ml/imagenet_import.py`."""
 
 
 def _pct(x) -> str:
     return "n/a" if x is None else f"{100 * x:.2f}%"
+
+
+def _street_faces_lines(extra: dict | None) -> list[str]:
+    if not extra:
+        return []
+    return [
+        f"- Street faces added to train: the {extra['half']} half of `{extra['dir']}` ({extra['photos']}"
+        f" photos; faces {extra['faces']}, `mask_weared_incorrect` skipped), cropped with `crop_face`"
+        " from the annotated box and from the detector-like box the engine's accurate mode crops"
+        " (its box adjustment undone), each face"
+        f" {extra['copies_per_face']} times ({extra['crops']} crops). The odd half stays held out.",
+    ]
 
 
 def _metrics_table(name: str, m: dict) -> list[str]:
@@ -76,7 +89,7 @@ def write_card(
         " training crops); float32 in and out.",
         "",
         "## Architecture and training",
-        f"- MobileNetV2 (alpha 1.0) at {size} px, global average pooling, dropout"
+        f"- Backbone `{params.get('backbone', 'mobilenetv2_1.00')}` at {size} px, global average pooling, dropout"
         f" {params['dropout']}, one sigmoid unit. Initial weights: {params['initial_weights']}.",
         f"- Phase 1: {params['epochs_head']} epochs of the new head on frozen-backbone features"
         f" (Adam {params['head_lr']}). Phase 2: up to {params['epochs_finetune_max']} epochs"
@@ -88,6 +101,7 @@ def write_card(
         f"- Data: `{params['data_source']}`. Train {metrics['data']['train']}, val"
         f" {metrics['data']['val']} (fixed manifest split, or a content-hash split for plain"
         " folders).",
+        *_street_faces_lines(metrics["data"].get("extra_dev_half")),
         f"- Faces found with the engine's detector `{TRAINING_DETECTOR}` (the most prominent face);"
         f" where none is found the whole photo is used ({100 * (1 - metrics['data']['face_found_rate']):.1f}%"
         " of photos). Crops exactly as the engine crops at run time.",
@@ -106,20 +120,25 @@ def write_card(
     lines += _metrics_table("val, Keras float", metrics["val_keras"])
     lines += _metrics_table("val, exported TFLite int8", metrics["val_tflite"])
     dev = metrics.get("dev_ground_truth_crops")
+    odd = metrics.get("dev_ground_truth_crops_odd_half")
     if dev:
-        lines += _metrics_table("mask-detection-dev GT crops (TFLite)", dev)
+        lines += _metrics_table("mask-detection-dev GT crops, all photos (TFLite)", dev)
+    if odd:
+        lines += _metrics_table("mask-detection-dev GT crops, odd half, held out (TFLite)", odd)
     lines += [
         "",
         f"TFLite minus Keras val accuracy: {metrics['tflite_minus_keras_accuracy_points']:+.3f} points.",
     ]
-    if dev:
-        by = dev["accuracy_by_face_height"]
+    for name, part in (("all photos", dev), ("odd half (held out)", odd)):
+        if not part:
+            continue
+        by = part["accuracy_by_face_height"]
         lines += [
             "",
-            "mask-detection-dev ground-truth crops by face height: "
+            f"mask-detection-dev ground-truth crops, {name}, by face height: "
             + ", ".join(f"{k} px {_pct(v['accuracy'])} (n={v['n']})" for k, v in by.items())
-            + f". `mask_weared_incorrect` faces (n={dev['mask_weared_incorrect']['n']}) called"
-            f" with_mask: {_pct(dev['mask_weared_incorrect']['share_predicted_with_mask'])}.",
+            + f". `mask_weared_incorrect` faces (n={part['mask_weared_incorrect']['n']}) called"
+            f" with_mask: {_pct(part['mask_weared_incorrect']['share_predicted_with_mask'])}.",
         ]
     lines += [
         "",

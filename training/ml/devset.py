@@ -1,13 +1,18 @@
-"""Score a classifier on faces cropped from the ground-truth boxes of street photos.
+"""Faces cropped from the ground-truth boxes of street photos: a second test set, and extra training data.
 
 ``mask-detection-dev`` has PASCAL VOC boxes (``with_mask``, ``without_mask``,
 ``mask_weared_incorrect``) on real scenes with many small faces: a check the classifier is not
 only good on the training set's close-ups. Crops use the engine's ``crop_face``.
+
+Its photos split into halves exactly as ``benchmarks/detection_accuracy.py`` splits them
+(``sorted(stems)[0::2]`` even, ``[1::2]`` odd): the even half may be used for fitting (the engine's
+box adjustment, and here extra training faces), the odd half stays held out for honest figures.
 """
 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -18,35 +23,90 @@ from training.ml.evaluate import classification_metrics
 
 #: Face height bins (px) used across the project's reports.
 SIZE_BINS = ((0, 20, "<20"), (20, 40, "20-40"), (40, 10**9, ">40"))
+HALVES = ("all", "even", "odd")
+BINARY = ("with_mask", "without_mask")
 
 
-def load_dev_faces(dev_dir: str | Path, size: int):
-    """(crops uint8 (N,S,S,3), class names (N,), face heights (N,)) of every annotated face."""
+def dev_stems(dev_dir: str | Path, half: str = "all") -> list[str]:
+    """Annotation stems of one half of the set (the split of benchmarks/detection_accuracy.py)."""
+    if half not in HALVES:
+        raise ValueError(f"unknown half {half!r}; choose one of {HALVES}")
+    stems = sorted(p.stem for p in (Path(dev_dir) / "annotations").glob("*.xml"))
+    return {"all": stems, "even": stems[0::2], "odd": stems[1::2]}[half]
+
+
+def iter_dev_faces(dev_dir: str | Path, half: str = "all") -> Iterator[tuple[np.ndarray, str, list[float]]]:
+    """(RGB image, class name, VOC box) of every annotated face of the half, photo by photo."""
     dev_dir = Path(dev_dir)
-    crops, names, heights = [], [], []
-    for xml_path in sorted((dev_dir / "annotations").glob("*.xml")):
-        root = ET.parse(xml_path).getroot()
+    for stem in dev_stems(dev_dir, half):
+        root = ET.parse(dev_dir / "annotations" / f"{stem}.xml").getroot()
         image = decode_image(dev_dir / "images" / root.findtext("filename"))
         for obj in root.iter("object"):
             bb = obj.find("bndbox")
-            box = [float(bb.findtext(k)) for k in ("xmin", "ymin", "xmax", "ymax")]
-            crops.append(crop_face(image, box, size))
-            names.append(obj.findtext("name"))
-            heights.append(box[3] - box[1])
+            yield image, obj.findtext("name"), [float(bb.findtext(k)) for k in ("xmin", "ymin", "xmax", "ymax")]
+
+
+def load_dev_faces(dev_dir: str | Path, size: int, half: str = "all"):
+    """(crops uint8 (N,S,S,3), class names (N,), face heights (N,)) of every annotated face."""
+    crops, names, heights = [], [], []
+    for image, name, box in iter_dev_faces(dev_dir, half):
+        crops.append(crop_face(image, box, size))
+        names.append(name)
+        heights.append(box[3] - box[1])
     return np.stack(crops), np.array(names), np.array(heights)
 
 
-def evaluate_dev_set(classifier, dev_dir: str | Path) -> dict:
+def detector_like_box(box: list[float], adjust: tuple[float, float, float, float]) -> list[float]:
+    """Undo the engine's box adjustment: the raw detector box the engine would crop for this face.
+
+    ``adjust`` = (dx, dy, width factor, height factor) maps a detector box onto the annotation
+    convention (``detection.engine.pipeline.adjust_box``); annotated boxes sit lower and are
+    shorter, and the engine classifies the crop of the raw detector box.
+    """
+    dx, dy, sw, sh = adjust
+    x1, y1, x2, y2 = box
+    w, h = (x2 - x1) / sw, (y2 - y1) / sh
+    cx, cy = (x1 + x2) / 2 - dx * w, (y1 + y2) / 2 - dy * h
+    return [cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2]
+
+
+def dev_training_faces(
+    dev_dir: str | Path, size: int, context_size: int, context_margin: float, half: str = "even"
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Training crops of the half's with/without-mask faces, each twice: from its annotated box and
+    from the detector-like box the engine's accurate mode would see (``mask_weared_incorrect`` is
+    skipped: it is neither class).
+
+    Returns (crops (2N,S,S,3), context crops (2N,C,C,3), labels (2N,)).
+    """
+    from detection.engine.pipeline import PipelineConfig
+
+    adjust = PipelineConfig.preset("accurate").box_adjust
+    crops, context, labels = [], [], []
+    for image, name, box in iter_dev_faces(dev_dir, half):
+        if name not in BINARY or box[2] - box[0] < 2 or box[3] - box[1] < 2:
+            continue
+        for variant in (box, detector_like_box(box, adjust)):
+            crops.append(crop_face(image, variant, size))
+            context.append(crop_face(image, variant, context_size, margin=context_margin))
+            labels.append(int(name == "with_mask"))
+    if not labels:
+        raise ValueError(f"{dev_dir}: no with_mask / without_mask faces in the {half} half")
+    return np.stack(crops), np.stack(context), np.array(labels, np.int64)
+
+
+def evaluate_dev_set(classifier, dev_dir: str | Path, half: str = "all") -> dict:
     """Accuracy on with/without-mask ground-truth crops, overall and by face height.
 
     ``classifier`` has ``input_size`` and ``predict(crops) -> P(with_mask)``.
     ``mask_weared_incorrect`` faces are reported apart (share called with_mask).
     """
-    crops, names, heights = load_dev_faces(dev_dir, classifier.input_size)
+    crops, names, heights = load_dev_faces(dev_dir, classifier.input_size, half)
     probs = classifier.predict(crops)
-    binary = np.isin(names, ["with_mask", "without_mask"])
+    binary = np.isin(names, BINARY)
     labels = (names[binary] == "with_mask").astype(int)
     result = classification_metrics(labels, probs[binary])
+    result["half"] = half
     by_size = {}
     for lo, hi, name in SIZE_BINS:
         sel = (heights[binary] >= lo) & (heights[binary] < hi)

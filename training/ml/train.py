@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from training.ml.data import CLASSES, Sample, build_crops, list_samples
+from training.ml.data import CLASSES, CONTEXT_MARGIN, CropSet, Sample, build_crops, context_size, list_samples
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +42,8 @@ REFIT_EPOCHS = 3
 DROPOUT = 0.2
 PATIENCE = 2
 MODEL_NAME = "mask_classifier"
+#: Copies of each street-photo face pair (annotated box + detector-like box) in the training set.
+EXTRA_DEV_REPEAT = 2
 
 OnEpoch = Callable[[int, dict], None]
 ShouldStop = Callable[[], bool]
@@ -60,14 +62,43 @@ class TrainResult:
     history: list[dict] = field(default_factory=list)
 
 
-def build_model(input_size: int, backbone=None):
-    """Pixels 0..255 -> Rescaling to [-1, 1] -> MobileNetV2 -> pooled features -> sigmoid.
+ARCHITECTURES = ("mobilenetv2", "tiny")
+
+
+def tiny_backbone(input_size: int):
+    """A five-conv stand-in for MobileNetV2 with its layer names, for tests.
+
+    It has a stem and one inverted-residual block named from ``FINETUNE_FROM`` on, each conv
+    followed by its batch norm, so the head, fine-tuning, weight-snap and export phases run
+    exactly as for MobileNetV2, but TensorFlow traces and converts it in seconds.
+    """
+    import keras
+    from keras import layers
+
+    pixels = keras.Input((input_size, input_size, 3))
+    x = layers.Conv2D(8, 3, strides=2, padding="same", use_bias=False, name="Conv1")(pixels)
+    x = layers.ReLU(6.0)(layers.BatchNormalization(name="bn_Conv1")(x))
+    x = layers.Conv2D(16, 1, use_bias=False, name=FINETUNE_FROM)(x)
+    x = layers.ReLU(6.0)(layers.BatchNormalization(name=f"{FINETUNE_FROM}_BN")(x))
+    x = layers.DepthwiseConv2D(3, strides=2, padding="same", use_bias=False, name="block_13_depthwise")(x)
+    x = layers.ReLU(6.0)(layers.BatchNormalization(name="block_13_depthwise_BN")(x))
+    x = layers.Conv2D(16, 1, use_bias=False, name="block_13_project")(x)
+    x = layers.BatchNormalization(name="block_13_project_BN")(x)
+    return keras.Model(pixels, x, name="tiny_backbone")
+
+
+def build_model(input_size: int, backbone=None, architecture: str = "mobilenetv2"):
+    """Pixels 0..255 -> Rescaling to [-1, 1] -> backbone -> pooled features -> sigmoid.
 
     ``backbone`` None means random initial weights (tests, or no ImageNet weights available).
     """
     import keras
 
-    if backbone is None:
+    if architecture not in ARCHITECTURES:
+        raise ValueError(f"unknown architecture {architecture!r}; choose one of {ARCHITECTURES}")
+    if backbone is None and architecture == "tiny":
+        backbone = tiny_backbone(input_size)
+    elif backbone is None:
         backbone = keras.applications.MobileNetV2(
             input_shape=(input_size, input_size, 3), alpha=1.0, include_top=False, weights=None
         )
@@ -82,7 +113,9 @@ def build_model(input_size: int, backbone=None):
 
 
 def _backbone_of(model):
-    return next(layer for layer in model.layers if layer.name.startswith("mobilenetv2"))
+    import keras
+
+    return next(layer for layer in model.layers if isinstance(layer, keras.Model))
 
 
 def _hooks_callback(phase: str, offset: int, total: int, on_epoch, should_stop, history):
@@ -127,13 +160,22 @@ def train_classifier(
     dev_dir: str | Path | None = None,
     command: str | None = None,
     verbose: int = 0,
+    architecture: str = "mobilenetv2",
+    extra_dev_half: str | Path | None = None,
+    extra_dev_repeat: int = EXTRA_DEV_REPEAT,
 ) -> TrainResult:
     """Train, evaluate and export a classifier into ``out_dir``; returns paths and metrics.
 
     ``data``: a data folder (see ``training.ml.data``) or ``(path, label)`` pairs.
     ``initial_model``: a ``.keras`` file from an earlier run to fine-tune (skips the head phase).
     ``imagenet``: start from the imported ImageNet weights when they are available.
-    ``dev_dir``: a ``mask-detection-dev``-style folder to also score ground-truth face crops.
+    ``dev_dir``: a ``mask-detection-dev``-style folder to also score ground-truth face crops
+    (all photos, and the held-out odd half).
+    ``extra_dev_half``: a ``mask-detection-dev``-style folder whose EVEN half of photos adds its
+    with/without-mask faces to the training split (street faces; the odd half stays held out),
+    each face ``2 * extra_dev_repeat`` times.
+    ``architecture``: ``"mobilenetv2"``, or ``"tiny"`` (random weights) for tests that must run
+    the whole path in seconds.
     """
     import keras
     import tensorflow as tf
@@ -154,6 +196,11 @@ def train_classifier(
     log.info("data: %d train, %d val images", len(train), len(val))
     train_set = build_crops(train, input_size, with_context=True)
     val_set = build_crops(val, input_size, with_context=False)
+    face_found_rate = float(np.concatenate([train_set.face_found, val_set.face_found]).mean())
+    extra_data = None
+    if extra_dev_half is not None:
+        train_set, extra_data = _add_street_faces(train_set, extra_dev_half, input_size, extra_dev_repeat)
+        log.info("added %s street-face crops from the even half of %s", extra_data["crops"], extra_dev_half)
 
     history: list[dict] = []
     refit_epochs = REFIT_EPOCHS if epochs else 0
@@ -165,10 +212,10 @@ def train_classifier(
             raise ValueError(f"{initial_model} takes {model.input_shape[1]} px crops, not {input_size}")
         weights_source = f"fine-tuned from {Path(initial_model).name}"
     else:
-        backbone = imported_backbone(input_size) if imagenet else None
+        backbone = imported_backbone(input_size) if imagenet and architecture == "mobilenetv2" else None
         if backbone is not None:
             weights_source = "ImageNet (imported from TFLite)"
-        model = build_model(input_size, backbone)
+        model = build_model(input_size, backbone, architecture)
         _train_head(model, train_set, val_set, head_epochs, total, batch_size, on_epoch, should_stop, history)
 
     class_weight = _class_weights(train_set.labels)
@@ -187,7 +234,7 @@ def train_classifier(
         )
         train_ds = (
             tf.data.Dataset.from_tensor_slices((train_set.context, train_set.labels))
-            .shuffle(len(train), seed=seed, reshuffle_each_iteration=True)
+            .shuffle(len(train_set.labels), seed=seed, reshuffle_each_iteration=True)
             .batch(batch_size)
         )
         train_ds = augment_dataset(train_ds, input_size, seed).prefetch(2)
@@ -242,7 +289,8 @@ def train_classifier(
             "data": {
                 "train": _counts(train),
                 "val": _counts(val),
-                "face_found_rate": round(float(np.concatenate([train_set.face_found, val_set.face_found]).mean()), 4),
+                "face_found_rate": round(face_found_rate, 4),
+                "extra_dev_half": extra_data,
             },
         }
         metrics["tflite_minus_keras_accuracy_points"] = round(
@@ -251,11 +299,14 @@ def train_classifier(
         if dev_dir is not None:
             from training.ml.devset import evaluate_dev_set
 
-            metrics["dev_ground_truth_crops"] = evaluate_dev_set(TFLiteClassifier(tflite_tmp), dev_dir)
+            exported = TFLiteClassifier(tflite_tmp)
+            metrics["dev_ground_truth_crops"] = evaluate_dev_set(exported, dev_dir)
+            metrics["dev_ground_truth_crops_odd_half"] = evaluate_dev_set(exported, dev_dir, half="odd")
         keras_tmp = staging / f"{MODEL_NAME}.keras"
         model.save(keras_tmp)
         params = {
             "input_size": input_size,
+            "backbone": _backbone_of(model).name,
             "epochs_finetune_max": epochs,
             "epochs_head": 0 if initial_model else head_epochs,
             "batch_size": batch_size,
@@ -325,6 +376,33 @@ def snap_weights_to_int8_grid(model) -> None:
         conv.set_weights([snapped.astype(np.float32), *conv.get_weights()[1:]])
 
 
+def _add_street_faces(train_set: CropSet, dev_dir: str | Path, input_size: int, repeat: int):
+    """The training crops plus the even half's street faces, ``repeat`` times; and what was added."""
+    from training.ml.devset import dev_stems, dev_training_faces
+
+    if repeat < 1:
+        raise ValueError("extra_dev_repeat must be >= 1")
+    crops, context, labels = dev_training_faces(
+        dev_dir, input_size, context_size(input_size), CONTEXT_MARGIN, half="even"
+    )
+    merged = CropSet(
+        crops=np.concatenate([train_set.crops, *[crops] * repeat]),
+        context=np.concatenate([train_set.context, *[context] * repeat]),
+        labels=np.concatenate([train_set.labels, *[labels] * repeat]),
+        face_found=np.concatenate([train_set.face_found, np.ones(len(labels) * repeat, bool)]),
+        paths=train_set.paths + [f"{dev_dir} (even half)"] * (len(labels) * repeat),
+    )
+    info = {
+        "dir": str(dev_dir),
+        "half": "even (sorted(stems)[0::2])",
+        "photos": len(dev_stems(dev_dir, "even")),
+        "faces": {name: int((labels == k).sum() // 2) for k, name in enumerate(CLASSES)},
+        "copies_per_face": 2 * repeat,
+        "crops": len(labels) * repeat,
+    }
+    return merged, info
+
+
 def _counts(samples: list[Sample]) -> dict[str, int]:
     return {name: sum(1 for s in samples if s.label == k) for k, name in enumerate(CLASSES)}
 
@@ -384,6 +462,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--initial-model")
     parser.add_argument("--dev-dir")
     parser.add_argument("--no-imagenet", action="store_true")
+    parser.add_argument("--extra-dev-half", help="add the street faces of this dev set's even half to training")
+    parser.add_argument("--extra-dev-repeat", type=int, default=EXTRA_DEV_REPEAT)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     result = train_classifier(
@@ -394,6 +474,8 @@ def main(argv: list[str] | None = None) -> int:
         initial_model=args.initial_model,
         dev_dir=args.dev_dir,
         imagenet=not args.no_imagenet,
+        extra_dev_half=args.extra_dev_half,
+        extra_dev_repeat=args.extra_dev_repeat,
         command="python -m training.ml.train " + " ".join(argv or sys.argv[1:]),
         verbose=1,
         on_epoch=lambda e, logs: print(f"epoch {e}: {logs}", flush=True),

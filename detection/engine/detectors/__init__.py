@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from detection.engine.detectors.base import DetectorConfig, FaceDetector
 
-BACKENDS = ("yunet", "retinaface")
+BACKENDS = ("yunet", "retinaface", "centerface")
 
 
 def create_detector(config: DetectorConfig) -> FaceDetector:
@@ -17,6 +17,10 @@ def create_detector(config: DetectorConfig) -> FaceDetector:
         from detection.engine.detectors.retinaface import RetinaFaceDetector
 
         return RetinaFaceDetector(config)
+    if config.backend == "centerface":
+        from detection.engine.detectors.centerface import CenterFaceDetector
+
+        return CenterFaceDetector(config)
     raise ValueError(f"unknown detector back end {config.backend!r}; choose one of {BACKENDS}")
 
 

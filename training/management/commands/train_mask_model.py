@@ -27,6 +27,11 @@ class Command(BaseCommand):
         parser.add_argument("--initial-model", type=Path, help="a .keras model from an earlier run to fine-tune")
         parser.add_argument("--dev-dir", type=Path, help="also score ground-truth crops of this detection set")
         parser.add_argument("--no-imagenet", action="store_true", help="start from random weights")
+        parser.add_argument(
+            "--extra-dev-half",
+            type=Path,
+            help="add the street faces of the EVEN half of this mask-detection-dev-style folder to training",
+        )
 
     def handle(self, *args, **options):
         from training.ml.train import train_classifier
@@ -50,6 +55,7 @@ class Command(BaseCommand):
                 on_epoch=on_epoch,
                 dev_dir=options["dev_dir"],
                 imagenet=not options["no_imagenet"],
+                extra_dev_half=options["extra_dev_half"],
                 command="python manage.py train_mask_model " + " ".join(sys.argv[2:]),
                 verbose=1 if options["verbosity"] >= 1 else 0,
             )
