@@ -88,14 +88,20 @@ def _write_outbox(group: str, msg: dict[str, Any]) -> None:
     os.replace(tmp, _outbox() / f"{name}.json")
 
 
+#: Outbox messages older than this are dropped unsent: live pages only care about the present.
+OUTBOX_MAX_AGE_S = 60
+
+
 async def _relay_outbox(interval: float = 0.1) -> None:
     layer = get_channel_layer()
     outbox = _outbox()
     while True:
+        oldest = time.time_ns() - OUTBOX_MAX_AGE_S * 1_000_000_000
         for path in sorted(outbox.glob("*.json")):
             try:
-                item = json.loads(path.read_text())
-                await layer.group_send(item["group"], {"type": EVENT_TYPE, "message": item["message"]})
+                if int(path.name.split("-", 1)[0]) >= oldest:
+                    item = json.loads(path.read_text())
+                    await layer.group_send(item["group"], {"type": EVENT_TYPE, "message": item["message"]})
             except Exception:
                 logger.exception("dropping unreadable outbox message %s", path.name)
             path.unlink(missing_ok=True)

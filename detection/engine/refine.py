@@ -31,7 +31,7 @@ class ConfirmConfig:
         )
     )
     uncertain_below: float = 0.95
-    weights: tuple[float, float, float, float] = (0.656, 0.233, 0.317, -0.009)
+    weights: tuple[float, float, float, float] = (0.66, 0.235, 0.317, -0.015)
     threshold: float = 0.52
     agree_iou: float = 0.5
 

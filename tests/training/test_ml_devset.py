@@ -8,8 +8,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from detection.engine.pipeline import PipelineConfig, adjust_box
-from training.ml.devset import detector_like_box, dev_stems, dev_training_faces, evaluate_dev_set
+from detection.engine.pipeline import adjust_box
+from training.ml.devset import (
+    DETECTOR_TO_ANNOTATION,
+    detector_like_box,
+    dev_stems,
+    dev_training_faces,
+    evaluate_dev_set,
+)
 
 FACES = (
     ("with_mask", (10, 12, 30, 34)),
@@ -51,9 +57,9 @@ def test_halves_are_the_detection_benchmarks_halves(tmp_path):
 
 
 def test_detector_like_box_inverts_the_engines_adjustment():
-    adjust = PipelineConfig.preset("accurate").box_adjust
+    adjust = DETECTOR_TO_ANNOTATION
     annotated = [100.0, 120.0, 140.0, 170.0]
-    raw = detector_like_box(annotated, adjust)
+    raw = detector_like_box(annotated)
     np.testing.assert_allclose(adjust_box(tuple(raw), adjust, 1000, 1000), annotated, atol=1e-9)
     assert raw[1] < annotated[1] and raw[3] - raw[1] > annotated[3] - annotated[1]  # higher, taller
 

@@ -38,8 +38,8 @@ def _street_faces_lines(extra: dict | None) -> list[str]:
     return [
         f"- Street faces added to train: the {extra['half']} half of `{extra['dir']}` ({extra['photos']}"
         f" photos; faces {extra['faces']}, `mask_weared_incorrect` skipped), cropped with `crop_face`"
-        " from the annotated box and from the detector-like box the engine's accurate mode crops"
-        " (its box adjustment undone), each face"
+        " from the annotated box and from the detector-like box the engine crops (the"
+        " detector-to-annotation box offset `training.ml.devset.DETECTOR_TO_ANNOTATION` undone), each face"
         f" {extra['copies_per_face']} times ({extra['crops']} crops). The odd half stays held out.",
     ]
 

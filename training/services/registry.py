@@ -290,7 +290,7 @@ def activate(version: ModelVersion, *, user=None) -> ModelVersion:
         locked.activated_at = timezone.now()
         locked.save(update_fields=["status", "activated_at"])
     transaction.on_commit(lambda: model_changed(locked))
-    logger.info("activated %s (by %s)", locked, getattr(user, "username", "the gate"))
+    logger.info("activated %s (by %s)", locked, getattr(user, "username", "system"))
     return locked
 
 
