@@ -29,7 +29,8 @@ admin: migrate
 
 run: admin
 	@echo "MaskPortal on http://$${MASKPORTAL_HOST:-127.0.0.1}:$${MASKPORTAL_PORT:-8000}/  (web + worker + training worker + beat; Ctrl-C stops all)"
-	$(BIN)/honcho start
+	@# One BLAS thread per process: the gallery match is faster alone than fighting other processes for cores.
+	OPENBLAS_NUM_THREADS=$${OPENBLAS_NUM_THREADS:-1} $(BIN)/honcho start
 
 # Debian's Chromium and its driver for the browser tests (Playwright drives it; no browser download).
 browser:

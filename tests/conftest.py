@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -97,7 +98,9 @@ class WorkerProcess:
             "-c", str(self.concurrency), "-n", self.name, "--without-gossip", "--without-mingle",
             "--loglevel", "INFO",
         ]  # fmt: skip
-        self.proc = subprocess.Popen(cmd, cwd=REPO, env=self.env(), stdout=self.log.open("wb"), stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            cmd, cwd=REPO, env=self.env(), stdout=self.log.open("wb"), stderr=subprocess.STDOUT
+        )
         if wait:
             self.wait_ready()
         return self
@@ -137,10 +140,8 @@ def purge_broker() -> None:
 
     with app.connection_for_write() as conn:
         for queue in ("default", "batch", "training"):
-            try:
+            with contextlib.suppress(Exception):  # a queue not declared yet
                 conn.default_channel.queue_purge(queue)
-            except Exception:  # queue not declared yet
-                pass
 
 
 @pytest.fixture

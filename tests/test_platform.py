@@ -85,9 +85,8 @@ def test_no_missing_migrations():
 
 @pytest.mark.parametrize("mode", ["development", "production", "test"])
 def test_settings_load_in_every_mode(mode):
-    env = dict(
-        os.environ, DJANGO_SETTINGS_MODULE=f"maskportal.settings.{mode}", SECRET_KEY="x" * 60, ALLOWED_HOSTS="example.org"
-    )
+    env = dict(os.environ, SECRET_KEY="x" * 60, ALLOWED_HOSTS="example.org")
+    env["DJANGO_SETTINGS_MODULE"] = f"maskportal.settings.{mode}"
     code = "import django; django.setup(); from django.conf import settings; print(settings.DEBUG)"
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-2000:]
@@ -114,3 +113,26 @@ def test_publish_from_another_process_reaches_the_web_process_without_redis(tmp_
     settings.REALTIME_OUTBOX_DIR = tmp_path
     realtime.publish("dashboard", realtime.message("alert", text="from a worker"))
     assert len(list(tmp_path.glob("*.json"))) == 1
+
+
+def _origin_checked_app():
+    from accounts.ws_auth import origin_checked
+
+    return origin_checked(_application())
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_foreign_origin_is_refused_but_a_token_client_without_origin_is_not(staff_user):
+    from channels.db import database_sync_to_async
+    from rest_framework.authtoken.models import Token
+
+    token = await database_sync_to_async(Token.objects.create)(user=staff_user)
+    url = f"/ws/notifications/?token={token.key}"
+    foreign = WebsocketCommunicator(_origin_checked_app(), url, headers=[(b"origin", b"http://evil.example")])
+    assert not (await foreign.connect())[0]
+    own = WebsocketCommunicator(_origin_checked_app(), url, headers=[(b"origin", b"http://127.0.0.1:8000")])
+    assert (await own.connect())[0]
+    await own.disconnect()
+    script = WebsocketCommunicator(_origin_checked_app(), url)
+    assert (await script.connect())[0]
+    await script.disconnect()

@@ -145,8 +145,9 @@ if REDIS_URL:
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             # redis-py 8 times reads out after 5 s by default, exactly the layer's blocking-receive
-            # time: idle sockets died with TimeoutError after ~5 s. Reads may block longer than that.
-            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30}], "capacity": 200, "expiry": 30},
+            # time, so idle sockets died with TimeoutError after ~5 s; the receive's own 5 s server-side
+            # timeout bounds the reads instead (a finite socket timeout here hung task cancellation).
+            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": None}], "capacity": 200, "expiry": 30},
         }
     }
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}

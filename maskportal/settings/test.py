@@ -17,3 +17,5 @@ DEBUG = False
 
 WHITENOISE_USE_FINDERS = True
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+# No persistent connections: a test database must be droppable when the run ends.
+DATABASES["default"]["CONN_MAX_AGE"] = 0

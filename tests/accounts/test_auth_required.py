@@ -7,7 +7,14 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
 PUBLIC = {"accounts:login", "accounts:logout", "admin:login", "admin:logout"}
-SAMPLE_ARGS = {"int": "1", "str": "x", "slug": "x", "uuid": "00000000-0000-0000-0000-000000000001", "path": "x", "drf_format_suffix": ".json"}
+SAMPLE_ARGS = {
+    "int": "1",
+    "str": "x",
+    "slug": "x",
+    "uuid": "00000000-0000-0000-0000-000000000001",
+    "path": "x",
+    "drf_format_suffix": ".json",
+}
 
 
 def _walk(resolver, prefix="", namespace=""):

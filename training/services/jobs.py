@@ -22,6 +22,7 @@ from django.db import close_old_connections, transaction
 from django.utils import timezone
 
 from maskportal import realtime
+from training.ml.train import ARCHITECTURES
 from training.models import TrainingImage, TrainingJob, TrainingSettings
 from training.services import registry
 
@@ -31,7 +32,7 @@ HEARTBEAT_S = 5.0
 #: A running job whose heartbeat is older than this is considered lost.
 STALE_AFTER_S = float(getattr(settings, "TRAINING_HEARTBEAT_TIMEOUT_S", 60))
 #: Keyword arguments of `train_classifier` a job may set through `TrainingJob.options`.
-ALLOWED_OPTIONS = {"head_epochs": int, "batch_size": int, "imagenet": bool, "seed": int}
+ALLOWED_OPTIONS = {"head_epochs": int, "batch_size": int, "imagenet": bool, "seed": int, "architecture": str}
 INPUT_SIZES = (32, 64, 96, 128, 160, 192, 224)
 MAX_EPOCHS = 100
 FINISHED = (TrainingJob.Status.SUCCEEDED, TrainingJob.Status.FAILED, TrainingJob.Status.CANCELLED)
@@ -56,6 +57,8 @@ def _clean_options(options: dict | None) -> dict:
             raise JobError(f"option {key} must be a non-negative integer")
         if kind is bool and not isinstance(value, bool):
             raise JobError(f"option {key} must be true or false")
+        if key == "architecture" and value not in ARCHITECTURES:
+            raise JobError(f"option architecture must be one of {', '.join(ARCHITECTURES)}")
         clean[key] = value
     return clean
 
