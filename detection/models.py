@@ -77,14 +77,39 @@ class FaceSample(models.Model):
         ordering = ["person_id", "id"]
 
 
-class FaceImport(models.Model):
+class JobStatus(models.TextChoices):
+    """The states of every background job: batches, face imports and training jobs."""
+
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class CountedJob(models.Model):
+    """A background job over a known number of items, so pages can show its progress."""
+
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["-created_at"]
+
+    @property
+    def progress(self) -> float:
+        return (self.done + self.failed) / self.total if self.total else 0.0
+
+
+class FaceImport(CountedJob):
     """A bulk import of face photos laid out person/photo.jpg, from a ZIP upload or a server folder."""
 
-    class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"
+    Status = JobStatus
 
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="face_imports")
     archive = models.FileField(upload_to="imports/", blank=True)
@@ -92,49 +117,18 @@ class FaceImport(models.Model):
     source_name = models.CharField(max_length=255)
     allow_largest = models.BooleanField(default=False)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
-    total = models.PositiveIntegerField(default=0)
-    done = models.PositiveIntegerField(default=0)
-    failed = models.PositiveIntegerField(default=0)
     report = models.JSONField(default=list, blank=True, help_text="One {file, person, status, reason} per file.")
-    error = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-created_at"]
-
-    @property
-    def progress(self) -> float:
-        return (self.done + self.failed) / self.total if self.total else 0.0
 
 
-class BatchJob(models.Model):
-    class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"
-        CANCELLED = "cancelled", "Cancelled"
+class BatchJob(CountedJob):
+    Status = JobStatus
 
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="batch_jobs")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
     mode = models.CharField(max_length=16, default="accurate")
     recognize = models.BooleanField(default=True)
-    total = models.PositiveIntegerField(default=0)
-    done = models.PositiveIntegerField(default=0)
-    failed = models.PositiveIntegerField(default=0)
-    error = models.TextField(blank=True)
     cancel_requested = models.BooleanField(default=False)
-    created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-created_at"]
-
-    @property
-    def progress(self) -> float:
-        return (self.done + self.failed) / self.total if self.total else 0.0
 
 
 class BatchItem(models.Model):

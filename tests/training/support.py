@@ -20,7 +20,7 @@ def empty_registry() -> None:
     """Tests start from no versions (the migration registers v1 when the committed file exists)."""
     ModelVersion.objects.all().delete()
 #: train_classifier options that keep a job to seconds: no ImageNet import, a short head phase.
-TINY_OPTIONS = {"imagenet": False, "head_epochs": 4, "batch_size": 8, "architecture": "tiny"}
+TINY_OPTIONS = {"imagenet": False, "head_epochs": 4, "batch_size": 8}
 
 
 @lru_cache(maxsize=1)
