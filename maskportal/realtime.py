@@ -81,7 +81,22 @@ def _outbox() -> Path:
     return path
 
 
+_writes = 0
+
+
+def _prune_outbox() -> None:
+    """Drop what no web process relayed in time, so an outbox without a reader stays small."""
+    oldest = time.time_ns() - OUTBOX_MAX_AGE_S * 1_000_000_000
+    for path in _outbox().glob("*.json"):
+        if int(path.name.split("-", 1)[0]) < oldest:
+            path.unlink(missing_ok=True)
+
+
 def _write_outbox(group: str, msg: dict[str, Any]) -> None:
+    global _writes
+    _writes += 1
+    if _writes % 100 == 0:
+        _prune_outbox()
     name = f"{time.time_ns():020d}-{uuid.uuid4().hex}"
     tmp = _outbox() / f".{name}.tmp"
     tmp.write_text(json.dumps({"group": group, "message": msg}, default=str))

@@ -136,3 +136,12 @@ async def test_foreign_origin_is_refused_but_a_token_client_without_origin_is_no
     script = WebsocketCommunicator(_origin_checked_app(), url)
     assert (await script.connect())[0]
     await script.disconnect()
+
+
+def test_outbox_messages_nobody_relayed_in_time_are_pruned(tmp_path, settings):
+    settings.REALTIME_OUTBOX_DIR = tmp_path
+    stale = tmp_path / f"{1:020d}-old.json"
+    stale.write_text("{}")
+    realtime._write_outbox("dashboard", realtime.message("alert", text="fresh"))
+    realtime._prune_outbox()
+    assert not stale.exists() and len(list(tmp_path.glob("*.json"))) == 1

@@ -24,6 +24,7 @@ MODEL_VERSION_KEY = "maskportal:model-version"
 CHECK_INTERVAL_S = 1.0
 
 _state_lock = threading.Lock()
+_reload_lock = threading.Lock()
 #: id(pipeline) -> (gallery version, model version) it was last synced to
 _synced: dict[int, tuple[int, int]] = {}
 _last_check: dict[int, float] = {}
@@ -63,14 +64,16 @@ def sync(target: Pipeline, *, force: bool = False) -> None:
         if not force and now - _last_check.get(key, 0.0) < CHECK_INTERVAL_S and key in _synced:
             return
         _last_check[key] = now
-    gallery_version, model_version = current_versions()
-    seen = _synced.get(key)
-    if seen is None or seen[1] != model_version:
-        _load_active_model(target)
-    if seen is None or seen[0] != gallery_version:
-        _load_gallery(target)
-    with _state_lock:
-        _synced[key] = (gallery_version, model_version)
+    # One thread reloads; others arriving meanwhile wait instead of loading the same files again.
+    with _reload_lock:
+        gallery_version, model_version = current_versions()
+        seen = _synced.get(key)
+        if seen is None or seen[1] != model_version:
+            _load_active_model(target)
+        if seen is None or seen[0] != gallery_version:
+            _load_gallery(target)
+        with _state_lock:
+            _synced[key] = (gallery_version, model_version)
 
 
 def _load_active_model(target: Pipeline) -> None:
