@@ -1,16 +1,27 @@
 """Role checks for views and the API, all derived from group permissions."""
 
 from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMixin
+from django.core.exceptions import PermissionDenied
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
 from .roles import is_admin
 
 
-class AdminRequiredMixin(LoginRequiredMixin, PermissionRequiredMixin):
+class PermissionRequired(LoginRequiredMixin, PermissionRequiredMixin):
+    """Anonymous users go to the login page; signed-in users without `permission_required` get 403."""
+
+    raise_exception = True
+
+    def handle_no_permission(self):
+        if not self.request.user.is_authenticated:
+            return LoginRequiredMixin.handle_no_permission(self)
+        raise PermissionDenied(self.get_permission_denied_message())
+
+
+class AdminRequiredMixin(PermissionRequired):
     """Pages of the administration area (Admin role)."""
 
     permission_required = "accounts.admin_area"
-    raise_exception = True
 
 
 class IsAdminRole(BasePermission):

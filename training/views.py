@@ -12,28 +12,19 @@ from pathlib import Path
 from django import forms
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMixin
 from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect
 from django.views import View
 from django.views.generic import DetailView, FormView, ListView
 
+from accounts.permissions import PermissionRequired as Perm
 from training.models import ModelVersion, TrainingImage, TrainingJob, TrainingSettings
 from training.services import jobs, pool, registry, schedule
 
 logger = logging.getLogger(__name__)
 
 MANAGE = "training.manage_models"
-
-
-class Perm(LoginRequiredMixin, PermissionRequiredMixin):
-    raise_exception = True
-
-    def handle_no_permission(self):
-        if not self.request.user.is_authenticated:
-            return LoginRequiredMixin.handle_no_permission(self)
-        raise PermissionDenied(self.get_permission_denied_message())
 
 
 # --- model versions -----------------------------------------------------------------------

@@ -8,7 +8,6 @@ import logging
 from django import forms
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMixin
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -16,6 +15,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 from django.views.generic import DetailView, ListView
 
+from accounts.permissions import PermissionRequired as Perm
 from detection.engine.imageio import ImageDecodeError
 from detection.engine.pipeline import MODES
 from detection.models import BatchJob, DetectedFace, DetectionLog, MaskLabel, Person
@@ -26,15 +26,6 @@ from detection.services.review import UNCHANGED, review_face
 from detection.services.uploads import UploadError, expand_uploads, is_zip, read_upload
 
 logger = logging.getLogger(__name__)
-
-
-class Perm(LoginRequiredMixin, PermissionRequiredMixin):
-    raise_exception = True
-
-    def handle_no_permission(self):
-        if not self.request.user.is_authenticated:
-            return LoginRequiredMixin.handle_no_permission(self)
-        raise PermissionDenied(self.get_permission_denied_message())
 
 
 class UploadForm(forms.Form):

@@ -6,22 +6,20 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMixin
 from django.urls import reverse_lazy
 from django.views.generic import CreateView, DeleteView, DetailView, ListView, TemplateView, UpdateView
 
 from accounts.audit import record
-from accounts.permissions import AdminRequiredMixin
+from accounts.permissions import AdminRequiredMixin, PermissionRequired
 from detection.models import AlertWebhook, Camera
 from detection.services.alerts import SIGNATURE_HEADER
 
 
-class LivePageView(LoginRequiredMixin, PermissionRequiredMixin, TemplateView):
+class LivePageView(PermissionRequired, TemplateView):
     """Stream this browser's camera to /ws/live/ and draw the results over the video."""
 
     template_name = "detection/live.html"
     permission_required = "detection.add_detectionlog"
-    raise_exception = True
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
@@ -31,9 +29,8 @@ class LivePageView(LoginRequiredMixin, PermissionRequiredMixin, TemplateView):
         return context
 
 
-class CameraViewPermission(LoginRequiredMixin, PermissionRequiredMixin):
+class CameraViewPermission(PermissionRequired):
     permission_required = "detection.view_camera"
-    raise_exception = True
 
 
 class CameraListView(CameraViewPermission, ListView):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMixin
 from django.db.models import Count, OuterRef, Q, Subquery
 from django.http import FileResponse, Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect
@@ -13,15 +12,15 @@ from django.utils.functional import cached_property
 from django.views import View
 from django.views.generic import DetailView, FormView, ListView
 
+from accounts.permissions import PermissionRequired
 from detection.models import DetectedFace, FaceImport, FaceSample, Person
 from detection.services import registry
 from detection.services.enrolment import EnrolmentRejected
 from detection.services.registry_import import ImportRefused, import_root, start_folder_import, start_zip_import
 
 
-class RegistryMixin(LoginRequiredMixin, PermissionRequiredMixin):
+class RegistryMixin(PermissionRequired):
     permission_required = "detection.manage_registry"
-    raise_exception = True
 
 
 class PersonForm(forms.ModelForm):
@@ -120,11 +119,10 @@ class PersonDetailView(RegistryMixin, DetailView):
         return redirect("detection:person_detail", pk=pk)
 
 
-class SampleImageView(LoginRequiredMixin, PermissionRequiredMixin, View):
+class SampleImageView(PermissionRequired, View):
     """A sample's face crop (or photo with ?photo=1), served only to people allowed to see the registry."""
 
     permission_required = "detection.view_facesample"
-    raise_exception = True
 
     def get(self, request, pk):
         sample = get_object_or_404(FaceSample, pk=pk)

