@@ -167,3 +167,25 @@ def worker_factory(transactional_db):
     yield make
     for worker in workers:
         worker.stop()
+
+
+@pytest.fixture(autouse=True)
+def fresh_channel_layer():
+    """Each test gets its own channel layer: channels_redis binds its locks to the event loop of
+    the test that first used it, and pytest-asyncio gives every test a new loop."""
+    from channels.layers import channel_layers
+
+    channel_layers.backends.clear()
+    yield
+    channel_layers.backends.clear()
+
+
+@pytest.fixture(autouse=True)
+def engine_resynced_after_test():
+    """A test's database is rolled back without a version bump, so this process's engine is told
+    to re-read the registry and the active model before the next test's first analysis."""
+    yield
+    from detection.services import engine
+
+    engine._synced.clear()
+    engine.recheck()

@@ -15,7 +15,7 @@ import time
 from django.conf import settings
 from django.core.cache import cache
 
-from detection.engine.pipeline import Pipeline, get_pipeline
+from detection.engine.pipeline import Pipeline, PipelineConfig, get_pipeline
 
 logger = logging.getLogger(__name__)
 
@@ -79,8 +79,9 @@ def sync(target: Pipeline, *, force: bool = False) -> None:
 def _load_active_model(target: Pipeline) -> None:
     from training.services.registry import active_model_path
 
-    path = active_model_path()
-    if path is not None and path != target.config.classifier_path:
+    # No active version in the registry means the committed model, also after one was active.
+    path = active_model_path() or PipelineConfig.preset(target.config.mode).classifier_path
+    if path != target.config.classifier_path:
         logger.info("loading classifier %s", path)
         target.reload(path)
 
