@@ -24,7 +24,6 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import statistics
 import struct
 import subprocess
@@ -32,7 +31,9 @@ import sys
 import time
 from pathlib import Path
 
-from _django import REPO, photos, throwaway_database
+from _django import photos, throwaway_database
+
+from tests.servers import start_daphne as launch_daphne
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -48,12 +49,6 @@ def connect(url: str, **kwargs):
 
     host = url.split("://", 1)[1].split("/", 1)[0]
     return websockets.connect(url, origin=f"http://{host}", **kwargs)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def create_user_and_camera() -> tuple[str, int]:
@@ -74,21 +69,13 @@ def start_daphne(db_name: str) -> tuple[subprocess.Popen, Path, str]:
     """A Daphne process on the throwaway database; returns it, its log and its ws:// base URL."""
     from django.conf import settings
 
-    port = free_port()
-    log = Path(settings.VAR_DIR) / f"live-load-daphne-{port}.log"
-    env = dict(os.environ, MASKPORTAL_TEST_DB_NAME=db_name, MASKPORTAL_VAR_DIR=str(settings.VAR_DIR))
-    cmd = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "maskportal.asgi:application"]
-    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return proc, log, f"ws://127.0.0.1:{port}"
-        except OSError as exc:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                raise SystemExit(f"daphne on {port} did not start:\n{log.read_text()[-2000:]}") from exc
-            time.sleep(0.2)
+    try:
+        proc, port, log = launch_daphne(
+            db_name=db_name, var_dir=Path(settings.VAR_DIR), log_name="live-load-daphne", timeout=90
+        )
+    except RuntimeError as exc:
+        raise SystemExit(str(exc)) from exc
+    return proc, log, f"ws://127.0.0.1:{port}"
 
 
 class Client:

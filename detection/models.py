@@ -229,6 +229,9 @@ class AlertWebhook(models.Model):
     class Meta:
         ordering = ["name"]
 
+    def __str__(self) -> str:
+        return f"webhook {self.name}"
+
 
 class PlatformSettings(models.Model):
     """Settings an Admin changes from the app; a single row (see `current()`)."""

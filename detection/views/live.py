@@ -107,15 +107,22 @@ class CameraUpdateView(CameraCreateView, UpdateView):
     pass
 
 
-class CameraDeleteView(AdminRequiredMixin, DeleteView):
+class AuditedDeleteMixin:
+    """Admin deletions leave an audit row and a message, like saves."""
+
+    audit_kind = ""
+
+    def form_valid(self, form):
+        record(self.audit_kind, request=self.request, object=str(self.object), id=self.object.pk)
+        messages.success(self.request, f"Deleted {self.object}.")
+        return super().form_valid(form)
+
+
+class CameraDeleteView(AdminRequiredMixin, AuditedDeleteMixin, DeleteView):
     model = Camera
     template_name = "detection/camera_confirm_delete.html"
     success_url = reverse_lazy("detection:camera_list")
-
-    def form_valid(self, form):
-        record("camera_deleted", request=self.request, object=str(self.object), id=self.object.pk)
-        messages.success(self.request, f"Deleted {self.object}.")
-        return super().form_valid(form)
+    audit_kind = "camera_deleted"
 
 
 class WebhookForm(BootstrapForm):
@@ -151,12 +158,8 @@ class WebhookUpdateView(WebhookCreateView, UpdateView):
     pass
 
 
-class WebhookDeleteView(AdminRequiredMixin, DeleteView):
+class WebhookDeleteView(AdminRequiredMixin, AuditedDeleteMixin, DeleteView):
     model = AlertWebhook
     template_name = "detection/camera_confirm_delete.html"
     success_url = reverse_lazy("detection:webhook_list")
-
-    def form_valid(self, form):
-        record("webhook_deleted", request=self.request, object=str(self.object.name), id=self.object.pk)
-        messages.success(self.request, f"Deleted webhook {self.object.name}.")
-        return super().form_valid(form)
+    audit_kind = "webhook_deleted"

@@ -8,12 +8,7 @@ their rows. Override `browser_args` in a test module to add flags (fake camera, 
 
 from __future__ import annotations
 
-import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -21,6 +16,7 @@ from django.conf import settings
 from django.db import connection
 
 from tests.detection.analysis_fixtures import classifier, face_jpeg  # noqa: F401  (used by the analysis flow)
+from tests.servers import start_daphne, stop
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else shutil.which("chromium")
@@ -30,44 +26,17 @@ BASE_ARGS = [
 ]  # fmt: skip
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def daphne_url(transactional_db):
     """Base URL of a real Daphne (HTTP + WebSockets) serving the app on the test database."""
-    port = free_port()
-    env = dict(
-        os.environ,
-        DJANGO_SETTINGS_MODULE="maskportal.settings.test",
-        MASKPORTAL_VAR_DIR=str(settings.VAR_DIR),
-        MASKPORTAL_TEST_DB_NAME=str(connection.settings_dict["NAME"]),
-    )
-    log = Path(settings.VAR_DIR) / f"daphne-{port}.log"
-    cmd = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "maskportal.asgi:application"]
-    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail(f"daphne did not start:\n{log.read_text()[-3000:]}")
-            time.sleep(0.2)
+    try:
+        proc, port, _ = start_daphne(db_name=str(connection.settings_dict["NAME"]), var_dir=Path(settings.VAR_DIR))
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+        stop(proc)
 
 
 @pytest.fixture
