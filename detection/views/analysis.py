@@ -163,7 +163,7 @@ class LogImageView(Perm, View):
             raise Http404("No image was stored for this analysis.")
         if request.GET.get("raw"):
             with log.image.open("rb") as handle:
-                return HttpResponse(handle.read(), content_type=_content_type(log.image.name))
+                return _image_response(handle.read(), _content_type(log.image.name))
         return _image_response(annotated_jpeg(log), "image/jpeg")
 
 
