@@ -133,9 +133,9 @@ def reap_stale_jobs(stale_after_s: float = STALE_AFTER_S, *, worker: str | None 
         lost = lost | running.filter(worker=worker)
     count = 0
     for job in lost.distinct():
+        shutil.rmtree(work_dir(job), ignore_errors=True)  # before the status says so: nothing left behind
         if _finish(job, TrainingJob.Status.FAILED, error="the worker running this job stopped (no heartbeat)",
                    only_if=TrainingJob.Status.RUNNING):  # fmt: skip
-            shutil.rmtree(work_dir(job), ignore_errors=True)
             logger.warning("training job %s failed: worker %s lost", job.pk, job.worker or "?")
             count += 1
     return count
@@ -296,18 +296,19 @@ def run_job(job_id: int, worker: str = "") -> TrainingJob | None:
                          f"{parent or 'nothing'} on the evaluation set")  # fmt: skip
         decided = registry.gate(candidate)
         _append_log(job, f"{decided}: {decided.get_status_display().lower()} ({decided.gate_report.get('reason')})")
-        _finish(job, TrainingJob.Status.SUCCEEDED)
+        outcome, error = TrainingJob.Status.SUCCEEDED, ""
     except TrainingCancelled:
-        _finish(job, TrainingJob.Status.CANCELLED)
+        outcome, error = TrainingJob.Status.CANCELLED, ""
     except Exception as exc:
         logger.exception("training job %s failed", job.pk)
         _append_log(job, traceback.format_exc(limit=8))
-        _finish(job, TrainingJob.Status.FAILED, error=f"{type(exc).__name__}: {exc}")
+        outcome, error = TrainingJob.Status.FAILED, f"{type(exc).__name__}: {exc}"
     finally:
         ml_logger.removeHandler(handler)
         heartbeat.stop.set()
         heartbeat.join(timeout=HEARTBEAT_S * 2)
-        shutil.rmtree(work_dir(job), ignore_errors=True)
+        shutil.rmtree(work_dir(job), ignore_errors=True)  # before the outcome is published
+    _finish(job, outcome, error=error)
     job.refresh_from_db()
     return job
 
