@@ -9,16 +9,17 @@ workers, camera watchers) drop messages into a small file outbox that the web pr
 from __future__ import annotations
 
 import asyncio
+import atexit
 import json
 import logging
 import os
 import threading
 import time
 import uuid
+import weakref
 from pathlib import Path
 from typing import Any, Literal
 
-from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
 
@@ -60,14 +61,86 @@ def _layer_is_process_local() -> bool:
 
 
 def publish(group: str, msg: dict[str, Any]) -> None:
-    """Send `msg` to every socket in `group`, from sync code in any process; never raises."""
+    """Send `msg` to every socket in `group`, from sync code in any process; never raises and
+    never waits for the send (a request or a batch item does not pay for a notification)."""
     try:
-        if _layer_is_process_local() and not _relay_running():
-            _write_outbox(group, msg)
+        if not _layer_is_process_local():
+            _publisher(_background_loop()).submit(group, msg)
+        elif _relay_running():
+            _publisher(_relay_task.get_loop()).submit(group, msg)
         else:
-            async_to_sync(get_channel_layer().group_send)(group, {"type": EVENT_TYPE, "message": msg})
+            _write_outbox(group, msg)
     except Exception:  # a lost notification must never fail the work that produced it
         logger.exception("could not publish %s message to %s", msg.get("type"), group)
+
+
+class _Publisher:
+    """Sends the messages handed to it from any thread, in order, on one event loop."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.queue: asyncio.Queue | None = None
+        self.task: asyncio.Task | None = None
+
+    def submit(self, group: str, msg: dict[str, Any]) -> None:
+        self.loop.call_soon_threadsafe(self._enqueue, group, msg)
+
+    def _enqueue(self, group: str, msg: dict[str, Any]) -> None:
+        if self.queue is None:
+            self.queue = asyncio.Queue()
+            self.task = self.loop.create_task(self._send_all())
+        self.queue.put_nowait((group, msg))
+
+    async def _send_all(self) -> None:
+        while True:
+            group, msg = await self.queue.get()
+            try:
+                await get_channel_layer().group_send(group, {"type": EVENT_TYPE, "message": msg})
+            except Exception:
+                logger.exception("could not publish %s message to %s", msg.get("type"), group)
+            finally:
+                self.queue.task_done()
+
+
+_publishers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Publisher] = weakref.WeakKeyDictionary()
+_loop: asyncio.AbstractEventLoop | None = None
+_loop_lock = threading.Lock()
+
+
+def _publisher(loop: asyncio.AbstractEventLoop) -> _Publisher:
+    with _loop_lock:
+        if loop not in _publishers:
+            _publishers[loop] = _Publisher(loop)
+        return _publishers[loop]
+
+
+def _background_loop() -> asyncio.AbstractEventLoop:
+    """This process's own loop for a shared (Redis) layer: its connection is kept between sends,
+    and the web server's loop never waits on a worker thread's message."""
+    global _loop
+    with _loop_lock:
+        if _loop is None or _loop.is_closed():
+            _loop = asyncio.new_event_loop()
+            threading.Thread(target=_loop.run_forever, name="realtime-publisher", daemon=True).start()
+            atexit.register(flush)
+        return _loop
+
+
+def flush(timeout: float = 2.0) -> None:
+    """Wait (a bounded time) until this process's background sends are done, e.g. before it exits."""
+    loop = _loop
+    publisher = _publishers.get(loop) if loop is not None else None
+    if publisher is None or loop.is_closed():
+        return
+
+    async def drained() -> None:
+        if publisher.queue is not None:
+            await publisher.queue.join()
+
+    try:
+        asyncio.run_coroutine_threadsafe(drained(), loop).result(timeout)
+    except Exception:
+        logger.warning("realtime messages still unsent after %ss", timeout)
 
 
 async def apublish(group: str, msg: dict[str, Any]) -> None:

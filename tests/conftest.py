@@ -175,8 +175,11 @@ def fresh_channel_layer():
     the test that first used it, and pytest-asyncio gives every test a new loop."""
     from channels.layers import channel_layers
 
+    from maskportal import realtime
+
     channel_layers.backends.clear()
     yield
+    realtime.flush()  # nothing a test published lands in the next test's layer
     channel_layers.backends.clear()
 
 

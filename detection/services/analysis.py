@@ -277,10 +277,10 @@ def record(
         }
         log.save()
         DetectedFace.objects.bulk_create(faces)
+        log.analysis = analysis
+        log.detected_faces = faces  # before on_commit runs: the message needs no query
         if notify:
             transaction.on_commit(lambda: realtime.publish(realtime.DASHBOARD_GROUP, detection_message(log)))
-    log.analysis = analysis
-    log.detected_faces = faces
     logger.info("logged %s analysis %s: %s", source, log.pk, log.summary)
     return log
 

