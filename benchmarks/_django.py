@@ -15,6 +15,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("MASKPORTAL_VAR_DIR", str(REPO / "var" / "bench"))
 os.environ["DJANGO_SETTINGS_MODULE"] = "maskportal.settings.test"
+os.environ["MASKPORTAL_BENCHMARK"] = "1"  # production database connection settings
 
 
 @contextmanager

@@ -186,9 +186,12 @@ def fresh_channel_layer():
 @pytest.fixture(autouse=True)
 def engine_resynced_after_test():
     """A test's database is rolled back without a version bump, so this process's engine is told
-    to re-read the registry and the active model before the next test's first analysis."""
+    to re-read the registry and the active model before the next test's first analysis, and the
+    settings and people the analysis service reuses for a second are forgotten."""
     yield
     from detection.services import engine
+    from detection.services.analysis import forget_recent
 
     engine._synced.clear()
     engine.recheck()
+    forget_recent()

@@ -13,7 +13,7 @@ from os import PathLike
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 #: Default largest accepted image, in pixels (width x height).
 DEFAULT_MAX_PIXELS = 50_000_000
@@ -67,8 +67,8 @@ def _decode_bytes(data: bytes, max_pixels: int) -> np.ndarray:
                     )
                 img.seek(0)
                 img.load()
-                oriented = ImageOps.exif_transpose(img)
-                return _to_rgb(oriented)
+                rotated = img.getexif().get(ExifTags.Base.Orientation, 1) != 1
+                return _to_rgb(ImageOps.exif_transpose(img) if rotated else img)
         except ImageDecodeError:
             raise
         except Image.DecompressionBombError as exc:
@@ -99,5 +99,5 @@ def _to_rgb(img: Image.Image) -> np.ndarray:
         rgba = img.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         img = Image.alpha_composite(background, rgba)
-    rgb = img.convert("RGB")
+    rgb = img if img.mode == "RGB" else img.convert("RGB")
     return np.ascontiguousarray(np.asarray(rgb, dtype=np.uint8))

@@ -25,7 +25,7 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models.signals import post_save
+from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from PIL import Image
 
@@ -106,9 +106,13 @@ def _recent(key: str, load):
 
 
 @receiver(post_save, sender=PlatformSettings)
+@receiver(post_save, sender=Person)
+@receiver(post_delete, sender=Person)
 def forget_recent(**kwargs) -> None:
-    """Read settings afresh on the next analysis (on save; tests call it after a rollback)."""
+    """Read settings and people afresh on the next analysis (on a change in this process; tests
+    call it after a rollback)."""
     _recent_values.clear()
+    _people_seen.clear()
 
 
 def encode_jpeg(image: np.ndarray, quality: int = JPEG_QUALITY) -> bytes:
@@ -141,10 +145,24 @@ def summarise(faces: int, masked: int, unmasked: int, unknown: int) -> str:
     return f"{text}, {unknown} unknown" if unknown else text
 
 
+_people_seen: dict[int, tuple[float, Person | None]] = {}
+
+
 def _people(analysis: Analysis) -> dict[str, Person]:
-    """Engine identities are str(person.id); map them to rows (deleted people become unknown)."""
+    """Engine identities are str(person.id); map them to rows (deleted people become unknown).
+
+    Rows are reused for RECENT_TTL_S, as long as the engine itself may still match a person
+    deleted in another process, so a stream of photos of the same people costs no query each.
+    """
     ids = {int(f.identity) for f in analysis.faces if f.identity and f.identity.isdigit()}
-    return {str(pk): person for pk, person in Person.objects.in_bulk(ids).items()} if ids else {}
+    now = time.monotonic()
+    missing = {pk for pk in ids if now - _people_seen.get(pk, (-RECENT_TTL_S, None))[0] > RECENT_TTL_S}
+    if missing:
+        if len(_people_seen) > 10_000:
+            _people_seen.clear()
+        found = Person.objects.in_bulk(missing)
+        _people_seen.update({pk: (now, found.get(pk)) for pk in missing})
+    return {str(pk): person for pk in ids if (person := _people_seen[pk][1]) is not None}
 
 
 def decode(image_or_bytes: np.ndarray | bytes) -> tuple[np.ndarray, bytes | None, float]:

@@ -17,5 +17,7 @@ DEBUG = False
 
 WHITENOISE_USE_FINDERS = True
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
-# No persistent connections: a test database must be droppable when the run ends.
-DATABASES["default"]["CONN_MAX_AGE"] = 0
+# No persistent connections: a test database must be droppable when the run ends. Benchmarks keep
+# the production setting (they stop their worker and server processes before dropping it).
+if not os.environ.get("MASKPORTAL_BENCHMARK"):
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
