@@ -56,8 +56,9 @@ def test_unknown_backend():
         create_recognizer("eigenfaces")
 
 
-def test_sface_onnxruntime_path_gives_opencvs_embeddings(sface, yunet, astronaut, grace_hopper):
-    """Galleries stored before the switch to onnxruntime must stay valid."""
+def test_sface_gives_opencvs_embeddings(sface, yunet, astronaut, grace_hopper):
+    """Galleries stored by OpenCV's or onnxruntime's SFace stay valid under OpenVINO (bfloat16 where
+    the CPU has it)."""
     from detection.engine.recognizers.sface import SFACE_MODEL
 
     net = cv2.FaceRecognizerSF.create(SFACE_MODEL, "")
