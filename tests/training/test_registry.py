@@ -45,12 +45,22 @@ def test_register_version_copies_files_under_media(constant_models, tmp_path):
     assert version.number == 1 and version.status == "candidate"
     path = registry.artifact_path(version)
     assert path.is_file() and path.is_relative_to(settings.MEDIA_ROOT)
-    assert path.parent.name == "v1" and (path.parent / "mask_classifier.md").read_text() == "# card\n"
+    assert path.parent.name.startswith("v1-") and (path.parent / "mask_classifier.md").read_text() == "# card\n"
     assert version.input_size == 32 and len(version.sha256) == 64 and version.model_card == "# card\n"
     assert registry.register_version(constant_models["with_mask"]).number == 2
     assert not list(registry.models_dir().glob(".staging-*"))
     with pytest.raises(registry.RegistryError, match="does not exist"):
         registry.register_version(tmp_path / "missing.tflite")
+
+
+def test_a_reused_version_number_never_replaces_another_rows_files(constant_models):
+    """A rolled-back row (or a lost race for a number) leaves files some other row may point to."""
+    first = registry.register_version(constant_models["with_mask"])
+    kept = registry.artifact_path(first).read_bytes()
+    ModelVersion.objects.filter(pk=first.pk).delete()  # as if its registration had been rolled back
+    second = registry.register_version(constant_models["without_mask"])
+    assert second.number == first.number and registry.artifact_path(second) != registry.artifact_path(first)
+    assert registry.artifact_path(first).read_bytes() == kept
 
 
 @pytest.mark.django_db

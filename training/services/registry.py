@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import os
+import secrets
 import shutil
 import tempfile
 from pathlib import Path
@@ -95,12 +96,14 @@ def _input_size(path: Path) -> int:
     return int(Interpreter(model_path=str(path)).get_input_details()[0]["shape"][1])
 
 
-def _store_files(number: int, tflite: Path, extras: list[Path]) -> str:
-    """Copy the files into models/v<number>/ atomically; returns the artifact's MEDIA-relative path."""
-    target = models_dir() / f"v{number}"
-    if target.exists():  # left by an earlier attempt whose row was never saved
-        shutil.rmtree(target)
+def _store_files(number: int, tflite: Path, extras: list[Path]) -> Path:
+    """Copy the files into a new models/v<number>-<random>/ folder atomically and return it.
+
+    The folder is never one that exists already: a process that lost the race for a number, or a
+    rolled-back registration, must not replace the files another version row points to.
+    """
     models_dir().mkdir(parents=True, exist_ok=True)
+    target = models_dir() / f"v{number}-{secrets.token_hex(4)}"
     staging = Path(tempfile.mkdtemp(dir=models_dir(), prefix=".staging-"))
     try:
         shutil.copyfile(tflite, staging / ARTIFACT_NAME)
@@ -110,7 +113,7 @@ def _store_files(number: int, tflite: Path, extras: list[Path]) -> str:
         os.replace(staging, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return str((target / ARTIFACT_NAME).relative_to(settings.MEDIA_ROOT))
+    return target
 
 
 def register_version(
@@ -132,12 +135,12 @@ def register_version(
     card_text = Path(card).read_text(errors="replace") if card is not None and Path(card).exists() else ""
     for _attempt in range(5):
         number = (model.objects.aggregate(n=Max("number"))["n"] or 0) + 1
-        artifact = _store_files(number, tflite, [Path(p) for p in extras])
+        folder = _store_files(number, tflite, [Path(p) for p in extras])
         try:
             with transaction.atomic():
                 return model.objects.create(
                     number=number,
-                    artifact=artifact,
+                    artifact=str((folder / ARTIFACT_NAME).relative_to(settings.MEDIA_ROOT)),
                     model_card=card_text,
                     sha256=_sha256(tflite),
                     input_size=_input_size(tflite),
@@ -148,6 +151,7 @@ def register_version(
                     activated_at=timezone.now() if status == ModelVersion.Status.ACTIVE else None,
                 )
         except IntegrityError:  # another process took this number meanwhile
+            shutil.rmtree(folder, ignore_errors=True)
             continue
     raise RegistryError("could not allocate a version number")
 
