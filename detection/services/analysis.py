@@ -184,7 +184,10 @@ def analyse(
     """Decode and analyse without touching the database (so callers can keep transactions short)."""
     image, data, decode_ms = decode(image_or_bytes)
     engine = pipeline(mode)  # synced here: it may read the database, which is per thread
-    analysis = _engine_pool().submit(engine.analyze, image, recognize=recognize).result()
+    if threading.current_thread() is threading.main_thread():  # long-lived: a worker's task thread
+        analysis = engine.analyze(image, recognize=recognize)
+    else:
+        analysis = _engine_pool().submit(engine.analyze, image, recognize=recognize).result()
     analysis.add_decode_time(decode_ms)
     return image, data, analysis
 
@@ -195,7 +198,8 @@ _pool_lock = threading.Lock()
 
 def _engine_pool() -> ThreadPoolExecutor:
     """Long-lived threads for the engine. Its models are loaded once per thread, and the ASGI
-    server runs every request in a new thread, so analysing there would reload them each time."""
+    server runs every request in a new thread, so analysing there would reload them each time
+    (a Celery worker's tasks all run in its main thread, which analyses itself)."""
     global _pool
     with _pool_lock:
         if _pool is None:

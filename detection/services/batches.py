@@ -14,7 +14,9 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 
+import numpy as np
 from django.conf import settings
 from django.core.cache import cache
 from django.core.files.storage import default_storage
@@ -23,6 +25,7 @@ from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from detection.engine.imageio import ImageDecodeError
+from detection.engine.pipeline import Analysis
 from detection.models import BatchItem, BatchJob, DetectionLog
 from detection.services.analysis import analyse, files_rolled_back, record, save_file
 from detection.services.uploads import UploadItem
@@ -31,6 +34,8 @@ from maskportal import realtime
 logger = logging.getLogger(__name__)
 
 CHUNK_SIZE = 16
+#: Items analysed before their outcomes are written together (see `run_chunk`).
+SAVE_EVERY = 8
 #: Seconds between two progress messages of one chunk (the last one is always sent).
 PROGRESS_INTERVAL_S = 0.5
 HEARTBEAT_KEY = "maskportal:batch-heartbeat:{}"
@@ -88,7 +93,12 @@ def enqueue(batch: BatchJob, item_ids: list[int] | None = None) -> int:
 
 def run_chunk(batch_id: int, item_ids: list[int]) -> None:
     """Analyse the still-pending items of a chunk; stops early when the batch is cancelled
-    (checked with each progress report, so within PROGRESS_INTERVAL_S and one item)."""
+    (checked with each progress report, so within PROGRESS_INTERVAL_S and one item).
+
+    Outcomes are written SAVE_EVERY items at a time, in one transaction: a crash loses at most
+    that much analysis (the items stay pending and run again), and each item costs a few
+    statements instead of a transaction of its own.
+    """
     batch = BatchJob.objects.select_related("owner").filter(pk=batch_id).first()
     if batch is None or batch.status not in ACTIVE:
         return
@@ -97,16 +107,22 @@ def run_chunk(batch_id: int, item_ids: list[int]) -> None:
     ):
         batch.status = BatchJob.Status.RUNNING
     pending = BatchItem.objects.filter(pk__in=item_ids, batch=batch, status=BatchItem.Status.PENDING).in_bulk()
+    outcomes: list[Outcome] = []
     last_report = time.monotonic()
     for item_id in item_ids:
         if item_id in pending:
-            run_item(batch, pending[item_id])
-        if time.monotonic() - last_report >= PROGRESS_INTERVAL_S:
+            outcomes.append(analyse_item(batch, pending[item_id]))
+        report = time.monotonic() - last_report >= PROGRESS_INTERVAL_S
+        if len(outcomes) >= SAVE_EVERY or (report and outcomes):
+            save_outcomes(batch, outcomes)
+            outcomes = []
+        if report:
             last_report = time.monotonic()
             heartbeat(batch_id)
             if BatchJob.objects.filter(pk=batch_id, cancel_requested=True).exists():
                 break
             publish_progress(batch_id)
+    save_outcomes(batch, outcomes)
     heartbeat(batch_id)
     if not finish_if_complete(batch_id) and not BatchJob.objects.filter(pk=batch_id, cancel_requested=True).exists():
         # other chunks still have work: if one of them died, a check after the stall time resumes it
@@ -116,45 +132,71 @@ def run_chunk(batch_id: int, item_ids: list[int]) -> None:
     publish_progress(batch_id)
 
 
-class _AlreadyDone(Exception):
-    """Another delivery logged the item first: roll this one's rows and files back."""
+@dataclass
+class Outcome:
+    """An analysed item not yet written: its result, or why it failed."""
+
+    item: BatchItem
+    result: tuple[np.ndarray, bytes | None, Analysis] | None
+    error: str
 
 
-def run_item(batch: BatchJob, item: BatchItem) -> None:
-    """Analyse one item unless another delivery already did; its outcome and the batch counts
-    change in one transaction with the log, so a crash in between leaves the item pending."""
+def analyse_item(batch: BatchJob, item: BatchItem) -> Outcome:
     try:
         with item.upload.open("rb") as handle:
             data = handle.read()
-        result = analyse(data, mode=batch.mode, recognize=batch.recognize)
-        error = ""
+        return Outcome(item, analyse(data, mode=batch.mode, recognize=batch.recognize), "")
     except (ImageDecodeError, OSError, ValueError) as exc:
-        result, error = None, str(exc) or exc.__class__.__name__
-    pending = BatchItem.objects.filter(pk=item.pk, status=BatchItem.Status.PENDING)
+        logger.info("batch %s item %s (%s) failed: %s", batch.pk, item.pk, item.name, exc)
+        return Outcome(item, None, str(exc) or exc.__class__.__name__)
+
+
+def save_outcomes(batch: BatchJob, outcomes: list[Outcome]) -> None:
+    """Write the logs, item states and batch counts of `outcomes` in one transaction.
+
+    The items' rows are locked first, so a second delivery of the same chunk waits, then finds
+    them done and skips them (on SQLite every transaction takes the write lock at once). When the
+    group fails (a bug, a lost database), each item is tried alone so one cannot sink the others.
+    """
+    if not outcomes:
+        return
     try:
-        with files_rolled_back(), transaction.atomic():
-            if result is not None:
-                image, original, analysis = result
-                log = record(
-                    image, original, analysis, user=batch.owner, source=DetectionLog.Source.BATCH,
-                    batch=batch, original_name=item.name, mode=batch.mode, notify=False,
-                )  # fmt: skip
-                # the row lock taken here makes a concurrent delivery wait, then find it done
-                if not pending.update(status=BatchItem.Status.DONE, log=log, upload="", attempts=F("attempts") + 1):
-                    raise _AlreadyDone
-                BatchJob.objects.filter(pk=batch.pk).update(done=F("done") + 1)
-                upload = item.upload.name
-                transaction.on_commit(lambda: default_storage.delete(upload))
-            elif pending.update(status=BatchItem.Status.FAILED, error=error, attempts=F("attempts") + 1):
-                BatchJob.objects.filter(pk=batch.pk).update(failed=F("failed") + 1)
-    except _AlreadyDone:
-        return
-    except Exception as exc:  # a bug or a lost database must not stop the other items
-        logger.exception("batch %s item %s failed", batch.pk, item.pk)
-        _fail_item(batch, item.pk, f"internal error: {exc.__class__.__name__}")
-        return
-    if error:
-        logger.info("batch %s item %s (%s) failed: %s", batch.pk, item.pk, item.name, error)
+        _save(batch, outcomes)
+    except Exception as exc:
+        if len(outcomes) > 1:
+            for outcome in outcomes:
+                save_outcomes(batch, [outcome])
+            return
+        logger.exception("batch %s item %s failed", batch.pk, outcomes[0].item.pk)
+        _fail_item(batch, outcomes[0].item.pk, f"internal error: {exc.__class__.__name__}")
+
+
+def _save(batch: BatchJob, outcomes: list[Outcome]) -> None:
+    with files_rolled_back(), transaction.atomic():
+        ids = [outcome.item.pk for outcome in outcomes]
+        pending = BatchItem.objects.select_for_update().filter(pk__in=ids, status=BatchItem.Status.PENDING)
+        still_pending = set(pending.values_list("pk", flat=True))
+        done, failed, uploads = 0, 0, []
+        for outcome in outcomes:
+            item = outcome.item
+            if item.pk not in still_pending:
+                continue
+            row = BatchItem.objects.filter(pk=item.pk)
+            if outcome.result is None:
+                row.update(status=BatchItem.Status.FAILED, error=outcome.error, attempts=F("attempts") + 1)
+                failed += 1
+                continue
+            image, original, analysis = outcome.result
+            log = record(
+                image, original, analysis, user=batch.owner, source=DetectionLog.Source.BATCH,
+                batch=batch, original_name=item.name, mode=batch.mode, notify=False,
+            )  # fmt: skip
+            row.update(status=BatchItem.Status.DONE, log=log, upload="", attempts=F("attempts") + 1)
+            uploads.append(item.upload.name)
+            done += 1
+        if done or failed:
+            BatchJob.objects.filter(pk=batch.pk).update(done=F("done") + done, failed=F("failed") + failed)
+        transaction.on_commit(lambda: [default_storage.delete(name) for name in uploads])
 
 
 def _fail_item(batch: BatchJob, item_id: int, error: str) -> None:
@@ -209,9 +251,7 @@ def cancel_batch(batch: BatchJob) -> bool:
 
 def retryable_items(batch: BatchJob):
     """Failed items whose upload is kept (refused uploads have none) and, after a cancel, pending ones."""
-    return batch.items.exclude(upload="").filter(
-        Q(status=BatchItem.Status.FAILED) | Q(status=BatchItem.Status.PENDING)
-    )
+    return batch.items.exclude(upload="").filter(Q(status=BatchItem.Status.FAILED) | Q(status=BatchItem.Status.PENDING))
 
 
 def retry_batch(batch: BatchJob, item_ids: list[int] | None = None) -> int:

@@ -191,3 +191,53 @@ def test_recovery_skips_batches_with_a_fresh_heartbeat(staff_user, monkeypatch, 
 
     cache.delete(batches.HEARTBEAT_KEY.format(batch.pk))
     assert batches.recover_stalled_batches() == 1
+
+
+# --- writing outcomes (in process) --------------------------------------------------------------
+def _stored_files() -> set[Path]:
+    from django.conf import settings
+
+    return {p for p in Path(settings.MEDIA_ROOT).rglob("*") if p.is_file()}
+
+
+@pytest.mark.django_db
+def test_a_chunk_delivered_twice_logs_each_item_once(classifier, face_jpeg, staff_user, monkeypatch):
+    monkeypatch.setattr(batches, "enqueue", lambda batch, item_ids=None: 0)
+    batch = batches.create_batch(staff_user, _items(face_jpeg, 3, bad=1), mode="fast")
+    ids = list(batch.items.order_by("pk").values_list("pk", flat=True))
+    late = [batches.analyse_item(batch, item) for item in batch.items.order_by("pk")]  # a second delivery
+    batches.run_chunk(batch.pk, ids)
+    files = _stored_files()
+    batches.save_outcomes(batch, late)  # finds every item already written: skips them all
+    batch.refresh_from_db()
+    assert (batch.status, batch.done, batch.failed) == ("succeeded", 3, 1)
+    assert DetectionLog.objects.filter(batch=batch).count() == 3
+    assert BatchItem.objects.get(batch=batch, status="failed").attempts == 1
+    assert _stored_files() == files
+
+
+@pytest.mark.django_db
+def test_an_item_that_cannot_be_written_fails_alone(
+    classifier, face_jpeg, staff_user, monkeypatch, django_capture_on_commit_callbacks
+):
+    monkeypatch.setattr(batches, "enqueue", lambda batch, item_ids=None: 0)
+    real_record = batches.record
+
+    def record(*args, **kwargs):
+        if kwargs["original_name"] == "img001.jpg":
+            raise RuntimeError("disk full")
+        return real_record(*args, **kwargs)
+
+    monkeypatch.setattr(batches, "record", record)
+    before = _stored_files()
+    batch = batches.create_batch(staff_user, _items(face_jpeg, 3), mode="fast")
+    with django_capture_on_commit_callbacks(execute=True):  # done items' uploads are deleted
+        batches.run_chunk(batch.pk, list(batch.items.values_list("pk", flat=True)))
+    batch.refresh_from_db()
+    assert (batch.status, batch.done, batch.failed) == ("succeeded", 2, 1)
+    failed = batch.items.get(status="failed")
+    assert (failed.name, failed.error) == ("img001.jpg", "internal error: RuntimeError")
+    logs = DetectionLog.objects.filter(batch=batch)
+    logged = {f.path for log in logs for f in (log.image, *[face.crop for face in log.faces.all()])}
+    assert len(logged) == 4
+    assert {str(p) for p in _stored_files() - before} == logged | {failed.upload.path}  # no orphan files
