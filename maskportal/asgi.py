@@ -6,9 +6,9 @@ from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "maskportal.settings.development")
 # Django serves every ASGI request from a thread of its own, so a persistent connection would
-# belong to a thread that never comes back: the web process closes each request's connection
-# (workers, whose threads live on, keep CONN_MAX_AGE).
-os.environ["CONN_MAX_AGE"] = "0"
+# belong to a thread that never comes back: the web process takes its PostgreSQL connections
+# from a pool instead (workers, whose threads live on, keep CONN_MAX_AGE).
+os.environ.setdefault("DATABASE_POOL", "true")
 django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
