@@ -168,7 +168,7 @@ def save_outcomes(batch: BatchJob, outcomes: list[Outcome]) -> None:
                 save_outcomes(batch, [outcome])
             return
         logger.exception("batch %s item %s failed", batch.pk, outcomes[0].item.pk)
-        _fail_item(batch, outcomes[0].item.pk, f"internal error: {exc.__class__.__name__}")
+        _save(batch, [Outcome(outcomes[0].item, None, f"internal error: {exc.__class__.__name__}")])
 
 
 def _save(batch: BatchJob, outcomes: list[Outcome]) -> None:
@@ -197,14 +197,6 @@ def _save(batch: BatchJob, outcomes: list[Outcome]) -> None:
         if done or failed:
             BatchJob.objects.filter(pk=batch.pk).update(done=F("done") + done, failed=F("failed") + failed)
         transaction.on_commit(lambda: [default_storage.delete(name) for name in uploads])
-
-
-def _fail_item(batch: BatchJob, item_id: int, error: str) -> None:
-    with transaction.atomic():
-        if BatchItem.objects.filter(pk=item_id, status=BatchItem.Status.PENDING).update(
-            status=BatchItem.Status.FAILED, error=error, attempts=F("attempts") + 1
-        ):
-            BatchJob.objects.filter(pk=batch.pk).update(failed=F("failed") + 1)
 
 
 def finish_if_complete(batch_id: int) -> bool:
@@ -251,7 +243,9 @@ def cancel_batch(batch: BatchJob) -> bool:
 
 def retryable_items(batch: BatchJob):
     """Failed items whose upload is kept (refused uploads have none) and, after a cancel, pending ones."""
-    return batch.items.exclude(upload="").filter(Q(status=BatchItem.Status.FAILED) | Q(status=BatchItem.Status.PENDING))
+    return batch.items.exclude(upload="").filter(
+        Q(status=BatchItem.Status.FAILED) | Q(status=BatchItem.Status.PENDING)
+    )
 
 
 def retry_batch(batch: BatchJob, item_ids: list[int] | None = None) -> int:

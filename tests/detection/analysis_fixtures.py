@@ -19,6 +19,12 @@ from detection.engine.classifier import DEFAULT_MODEL
 from tests.photos import encode, face_photo, in_frame, masked_face_photo
 
 
+def media_files() -> set[str]:
+    """Every file under MEDIA_ROOT (to check that a failure left none behind)."""
+    root = Path(settings.MEDIA_ROOT)
+    return {str(p) for p in root.rglob("*") if p.is_file()} if root.exists() else set()
+
+
 def _tiny_model() -> Path:
     path = Path(settings.VAR_DIR) / "tiny_mask_classifier.tflite"
     if not path.exists():

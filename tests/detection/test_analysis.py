@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,14 +12,10 @@ from django.urls import reverse
 from detection.engine.imageio import ImageDecodeError
 from detection.models import DetectedFace, DetectionLog, FaceSample, MaskLabel, Person, PlatformSettings
 from detection.services.analysis import analyse_and_log, detection_message, files_rolled_back
+from tests.detection.analysis_fixtures import media_files
 from tests.photos import encode, face_photo, in_frame
 
 pytestmark = pytest.mark.django_db
-
-
-def _media_files() -> set[str]:
-    root = Path(settings.MEDIA_ROOT)
-    return {str(p) for p in root.rglob("*") if p.is_file()} if root.exists() else set()
 
 
 def test_logs_one_face_with_crop_counts_and_model_version(classifier, face_jpeg, staff_user):
@@ -81,15 +76,15 @@ def test_identity_maps_to_person(classifier, face_jpeg, staff_user):
 
 
 def test_bad_bytes_raise_and_write_nothing(classifier, staff_user):
-    before = _media_files()
+    before = media_files()
     for data in (b"", b"not an image", encode(face_photo(), "JPEG")[:2000]):
         with pytest.raises(ImageDecodeError):
             analyse_and_log(data, user=staff_user, source="upload")
-    assert DetectionLog.objects.count() == 0 and _media_files() == before
+    assert DetectionLog.objects.count() == 0 and media_files() == before
 
 
 def test_failure_while_writing_rows_leaves_no_file_or_row(classifier, face_jpeg, staff_user, monkeypatch):
-    before = _media_files()
+    before = media_files()
 
     def broken(*args, **kwargs):
         raise RuntimeError("database went away")
@@ -97,17 +92,17 @@ def test_failure_while_writing_rows_leaves_no_file_or_row(classifier, face_jpeg,
     monkeypatch.setattr(DetectedFace.objects, "bulk_create", broken)
     with pytest.raises(RuntimeError):
         analyse_and_log(face_jpeg, user=staff_user, source="upload")
-    assert DetectionLog.objects.count() == 0 and _media_files() == before
+    assert DetectionLog.objects.count() == 0 and media_files() == before
 
 
 def test_outer_block_failure_deletes_files_too(classifier, face_jpeg, staff_user):
     from django.db import transaction
 
-    before = _media_files()
+    before = media_files()
     with pytest.raises(ValueError), files_rolled_back(), transaction.atomic():
         analyse_and_log(face_jpeg, user=staff_user, source="batch")
         raise ValueError("the caller's own write failed")
-    assert DetectionLog.objects.count() == 0 and _media_files() == before
+    assert DetectionLog.objects.count() == 0 and media_files() == before
 
 
 def test_publishes_detection_event_on_commit(classifier, face_jpeg, staff_user, django_capture_on_commit_callbacks,

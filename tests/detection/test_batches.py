@@ -15,7 +15,7 @@ from django.urls import reverse
 from detection.models import BatchItem, BatchJob, DetectionLog
 from detection.services import batches
 from detection.services.uploads import UploadItem, expand_uploads
-from tests.detection.analysis_fixtures import make_zip
+from tests.detection.analysis_fixtures import make_zip, media_files
 from tests.photos import encode, face_photo
 
 
@@ -194,12 +194,6 @@ def test_recovery_skips_batches_with_a_fresh_heartbeat(staff_user, monkeypatch, 
 
 
 # --- writing outcomes (in process) --------------------------------------------------------------
-def _stored_files() -> set[Path]:
-    from django.conf import settings
-
-    return {p for p in Path(settings.MEDIA_ROOT).rglob("*") if p.is_file()}
-
-
 @pytest.mark.django_db
 def test_a_chunk_delivered_twice_logs_each_item_once(classifier, face_jpeg, staff_user, monkeypatch):
     monkeypatch.setattr(batches, "enqueue", lambda batch, item_ids=None: 0)
@@ -207,13 +201,13 @@ def test_a_chunk_delivered_twice_logs_each_item_once(classifier, face_jpeg, staf
     ids = list(batch.items.order_by("pk").values_list("pk", flat=True))
     late = [batches.analyse_item(batch, item) for item in batch.items.order_by("pk")]  # a second delivery
     batches.run_chunk(batch.pk, ids)
-    files = _stored_files()
+    files = media_files()
     batches.save_outcomes(batch, late)  # finds every item already written: skips them all
     batch.refresh_from_db()
     assert (batch.status, batch.done, batch.failed) == ("succeeded", 3, 1)
     assert DetectionLog.objects.filter(batch=batch).count() == 3
     assert BatchItem.objects.get(batch=batch, status="failed").attempts == 1
-    assert _stored_files() == files
+    assert media_files() == files
 
 
 @pytest.mark.django_db
@@ -229,7 +223,7 @@ def test_an_item_that_cannot_be_written_fails_alone(
         return real_record(*args, **kwargs)
 
     monkeypatch.setattr(batches, "record", record)
-    before = _stored_files()
+    before = media_files()
     batch = batches.create_batch(staff_user, _items(face_jpeg, 3), mode="fast")
     with django_capture_on_commit_callbacks(execute=True):  # done items' uploads are deleted
         batches.run_chunk(batch.pk, list(batch.items.values_list("pk", flat=True)))
@@ -240,4 +234,4 @@ def test_an_item_that_cannot_be_written_fails_alone(
     logs = DetectionLog.objects.filter(batch=batch)
     logged = {f.path for log in logs for f in (log.image, *[face.crop for face in log.faces.all()])}
     assert len(logged) == 4
-    assert {str(p) for p in _stored_files() - before} == logged | {failed.upload.path}  # no orphan files
+    assert media_files() - before == logged | {failed.upload.path}  # no orphan files
