@@ -1,4 +1,4 @@
-"""POST /api/v1/analyze/ latency with concurrent clients on loopback, through a real Daphne server.
+"""POST /api/v1/analyze/ latency with concurrent clients on loopback, through the real web server.
 
 usage: DATABASE_URL=postgres://... REDIS_URL=redis://... \
        python benchmarks/api_latency.py [--clients 4] [--requests 50] [--mode fast]
@@ -13,15 +13,15 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import os
-import subprocess
 import sys
 import threading
 import time
 import uuid
 from pathlib import Path
 
-from _django import REPO, enrol_astronaut, photos, throwaway_database
+from _django import enrol_astronaut, photos, throwaway_database
+
+from tests.servers import start_server, stop
 
 WARMUP = 3
 
@@ -53,36 +53,12 @@ def client(port: int, token: str, bodies: list[tuple[bytes, str]], latencies: li
     conn.close()
 
 
-def serve(db_name: str) -> tuple[subprocess.Popen, int]:
-    import socket
-
-    from django.conf import settings
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = dict(os.environ, MASKPORTAL_TEST_DB_NAME=db_name, MASKPORTAL_VAR_DIR=str(settings.VAR_DIR))
-    log = Path(settings.VAR_DIR) / "api_latency_daphne.log"
-    proc = subprocess.Popen([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
-                             "maskportal.asgi:application"], cwd=REPO, env=env, stdout=log.open("wb"),
-                            stderr=subprocess.STDOUT)  # fmt: skip
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return proc, port
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                raise SystemExit(f"daphne did not start:\n{log.read_text()[-2000:]}") from None
-            time.sleep(0.2)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--requests", type=int, default=50, help="measured requests per client")
     parser.add_argument("--mode", default="fast", choices=["fast", "accurate"])
+    parser.add_argument("--workers", type=int, default=1, help="web server processes (more need REDIS_URL)")
     args = parser.parse_args()
     import numpy as np
 
@@ -95,7 +71,10 @@ def main() -> int:
         token = Token.objects.create(user=UserFactory()).key
         images = photos(args.requests + WARMUP)
         bodies = [multipart(data, args.mode) for data in images]
-        proc, port = serve(db_name)
+        from django.conf import settings
+
+        proc, port, _ = start_server(db_name=db_name, var_dir=Path(settings.VAR_DIR), log_name="api-latency",
+                                      workers=args.workers)  # fmt: skip
         try:
             latencies: list[float] = []
             errors: list[str] = []
@@ -108,11 +87,11 @@ def main() -> int:
                 thread.join()
             wall = time.perf_counter() - start
         finally:
-            proc.terminate()
-            proc.wait(timeout=20)
+            stop(proc)
         values = np.array(latencies)
         print(json.dumps({
-            "clients": args.clients, "mode": args.mode, "requests": len(values), "errors": len(errors),
+            "clients": args.clients, "mode": args.mode, "web_workers": args.workers, "requests": len(values),
+            "errors": len(errors),
             "p50_ms": round(float(np.percentile(values, 50)), 1), "p95_ms": round(float(np.percentile(values, 95)), 1),
             "max_ms": round(float(values.max()), 1), "requests_per_s": round(len(values) / wall, 1),
         }))  # fmt: skip

@@ -1,5 +1,5 @@
 """Live WebSocket load: real face photos played as 640x480 JPEG frames through real WebSocket
-clients on loopback against real Daphne processes.
+clients on loopback against real web server processes.
 
 usage: python benchmarks/live_load.py [--seconds 10] [--clients 8] [--redis] [--strict]
 
@@ -8,8 +8,8 @@ Scenarios (targets from issue 7):
      answered frames/s >= 25 and round-trip p95 <= 60 ms;
   2. eight such clients at 15 frames/s each: >= 8 answered frames/s per client, while a ping on a
      separate /ws/notifications/ socket every 100 ms is answered within 50 ms (max);
-  3. with --redis (REDIS_URL, default redis://127.0.0.1:6379/0): a browser camera streams to Daphne
-     A while a viewer of that camera is connected to Daphne B; each frame result must reach the
+  3. with --redis (REDIS_URL, default redis://127.0.0.1:6379/0): a browser camera streams to server
+     A while a viewer of that camera is connected to server B; each frame result must reach the
      viewer within 200 ms (p95) of reaching the sender, and the person's event reaches the viewer.
 
 Everything runs on a throwaway database (benchmarks/_django.py: SQLite, or DATABASE_URL's server)
@@ -33,7 +33,7 @@ from pathlib import Path
 
 from _django import photos, throwaway_database
 
-from tests.servers import start_daphne as launch_daphne
+from tests.servers import start_server as launch_server
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -65,13 +65,13 @@ def create_user_and_camera() -> tuple[str, int]:
     return Token.objects.create(user=user).key, camera.pk
 
 
-def start_daphne(db_name: str) -> tuple[subprocess.Popen, Path, str]:
-    """A Daphne process on the throwaway database; returns it, its log and its ws:// base URL."""
+def start_web(db_name: str) -> tuple[subprocess.Popen, Path, str]:
+    """A web server process on the throwaway database; returns it, its log and its ws:// base URL."""
     from django.conf import settings
 
     try:
-        proc, port, log = launch_daphne(
-            db_name=db_name, var_dir=Path(settings.VAR_DIR), log_name="live-load-daphne", timeout=90
+        proc, port, log = launch_server(
+            db_name=db_name, var_dir=Path(settings.VAR_DIR), log_name="live-load-web", timeout=90
         )
     except RuntimeError as exc:
         raise SystemExit(str(exc)) from exc
@@ -233,7 +233,7 @@ def main() -> int:
         jpegs = photos(6)
         servers: list[tuple[subprocess.Popen, Path, str]] = []
         try:
-            servers.append(start_daphne(db_name))
+            servers.append(start_web(db_name))
             base_a = servers[0][2]
             # warm the models (the first frames load them) before measuring
             asyncio.run(Client(f"{base_a}/ws/live/?token={token}", jpegs, fps=5).run(2.0, warmup=0))
@@ -244,7 +244,7 @@ def main() -> int:
                 "concurrent_clients": asyncio.run(many_clients(base_a, token, jpegs, args.seconds, args.clients)),
             }
             if args.redis:
-                servers.append(start_daphne(db_name))
+                servers.append(start_web(db_name))
                 report["two_processes_redis"] = asyncio.run(
                     across_processes(base_a, servers[1][2], token, camera, jpegs, min(args.seconds, 5.0))
                 )

@@ -1,4 +1,4 @@
-"""A real Daphne serving the app on a given database: for the browser tests and the live-load benchmark."""
+"""The real web server (maskportal.serve) on a given database: for the browser tests and the benchmarks."""
 
 from __future__ import annotations
 
@@ -18,10 +18,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_daphne(*, db_name: str, var_dir: Path, log_name: str = "daphne", timeout: float = 60) -> tuple[
+def start_server(*, db_name: str, var_dir: Path, log_name: str = "web", workers: int = 1, timeout: float = 60) -> tuple[
     subprocess.Popen, int, Path
 ]:
-    """Start Daphne on a free loopback port and wait until it accepts connections.
+    """Start the web server on a free loopback port and wait until it accepts connections.
 
     Returns the process, its port and its log; raises RuntimeError with the log's tail if it dies
     or does not listen within `timeout` seconds.
@@ -34,7 +34,8 @@ def start_daphne(*, db_name: str, var_dir: Path, log_name: str = "daphne", timeo
         MASKPORTAL_TEST_DB_NAME=db_name,
     )
     log = Path(var_dir) / f"{log_name}-{port}.log"
-    cmd = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "maskportal.asgi:application"]
+    cmd = [sys.executable, "-m", "maskportal.serve", "--host", "127.0.0.1", "--port", str(port),
+           "--workers", str(workers)]  # fmt: skip
     proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
     deadline = time.monotonic() + timeout
     while True:
@@ -44,7 +45,7 @@ def start_daphne(*, db_name: str, var_dir: Path, log_name: str = "daphne", timeo
         except OSError as exc:
             if proc.poll() is not None or time.monotonic() > deadline:
                 proc.kill()
-                raise RuntimeError(f"daphne on {port} did not start:\n{log.read_text()[-3000:]}") from exc
+                raise RuntimeError(f"web server on {port} did not start:\n{log.read_text()[-3000:]}") from exc
             time.sleep(0.2)
 
 

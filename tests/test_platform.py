@@ -92,6 +92,16 @@ def test_settings_load_in_every_mode(mode):
     assert out.returncode == 0, out.stderr[-2000:]
 
 
+def test_several_web_processes_are_refused_without_redis(monkeypatch, capsys):
+    from maskportal import serve
+
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    with pytest.raises(SystemExit) as exit_info:
+        serve.main(["--workers", "2"])
+    assert exit_info.value.code == 2
+    assert "needs REDIS_URL" in capsys.readouterr().err
+
+
 def test_production_settings_pass_deploy_checks():
     env = dict(
         os.environ,

@@ -38,7 +38,7 @@ CSRF_TRUSTED_ORIGINS = env.list(
 )
 
 INSTALLED_APPS = [
-    "daphne",
+    "daphne",  # `manage.py runserver` over ASGI; `make run` and deployments serve with maskportal.serve
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -241,8 +241,8 @@ ENGINE_THREADS = env.int("ENGINE_THREADS", default=1)
 # --- Live video (issue 7) ---------------------------------------------------------------
 #: Frames per second one live socket may send; extra frames are dropped with an error message.
 LIVE_MAX_FPS = env.float("LIVE_MAX_FPS", default=30.0)
-#: Larger frames get an error and the socket stays open; Daphne itself closes sockets whose message
-#: exceeds its --websocket-max-message-size (1 MiB by default), so keep this below that.
+#: Larger frames get an error and the socket stays open; the web server itself closes sockets whose
+#: message exceeds maskportal.serve.WS_MAX_BYTES (1 MiB), so keep this below that.
 LIVE_MAX_FRAME_BYTES = env.int("LIVE_MAX_FRAME_BYTES", default=768 * 1024)
 LIVE_MAX_FRAME_PIXELS = env.int("LIVE_MAX_FRAME_PIXELS", default=1920 * 1080)
 #: Threads analysing live frames in one web process (shared by all its sockets).

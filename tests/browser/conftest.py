@@ -1,4 +1,4 @@
-"""Browser-test fixtures: a real Daphne server on the test database and a logged-in Chromium page.
+"""Browser-test fixtures: the real web server on the test database and a logged-in Chromium page.
 
 Playwright for Python drives Debian's Chromium (`make browser` installs it); every test here is
 skipped cleanly when either is missing. Tests using these fixtures are transactional, so the
@@ -16,7 +16,7 @@ from django.conf import settings
 from django.db import connection
 
 from tests.detection.analysis_fixtures import classifier, face_jpeg  # noqa: F401  (used by the analysis flow)
-from tests.servers import start_daphne, stop
+from tests.servers import start_server, stop
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else shutil.which("chromium")
@@ -27,10 +27,10 @@ BASE_ARGS = [
 
 
 @pytest.fixture
-def daphne_url(transactional_db):
-    """Base URL of a real Daphne (HTTP + WebSockets) serving the app on the test database."""
+def server_url(transactional_db):
+    """Base URL of the real web server (HTTP + WebSockets) serving the app on the test database."""
     try:
-        proc, port, _ = start_daphne(db_name=str(connection.settings_dict["NAME"]), var_dir=Path(settings.VAR_DIR))
+        proc, port, _ = start_server(db_name=str(connection.settings_dict["NAME"]), var_dir=Path(settings.VAR_DIR))
     except RuntimeError as exc:
         pytest.fail(str(exc))
     try:
@@ -59,21 +59,21 @@ def browser(browser_args):
 
 
 @pytest.fixture
-def staff_session(daphne_url, client, staff_user) -> str:
+def staff_session(server_url, client, staff_user) -> str:
     """A session key of `staff_user` (made before Playwright starts: its loop forbids sync ORM calls)."""
     client.force_login(staff_user)
     return client.cookies[settings.SESSION_COOKIE_NAME].value
 
 
 @pytest.fixture
-def logged_in_page(daphne_url, staff_session, browser):
+def logged_in_page(server_url, staff_session, browser):
     """A page whose session cookie belongs to `staff_user`; `page.base_url` is the server."""
     session = staff_session
     context = browser.new_context()
-    context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": session, "url": daphne_url}])
+    context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": session, "url": server_url}])
     context.set_default_timeout(30_000)
     page = context.new_page()
-    page.base_url = daphne_url
+    page.base_url = server_url
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.js_errors = errors

@@ -1,5 +1,5 @@
 """In a real Chromium: log in, upload a photo, see the annotated result, and see the dashboard
-update live when a new analysis is logged (WebSocket through a real Daphne server)."""
+update live when a new analysis is logged (WebSocket through the real web server)."""
 
 from __future__ import annotations
 

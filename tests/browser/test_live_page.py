@@ -1,8 +1,8 @@
 """The live page in a real Chromium: a fake camera plays real face photos (a y4m file written here),
-the page streams them over the WebSocket to a real Daphne server and draws a face box; a viewer of
+the page streams them over the WebSocket to the real web server and draws a face box; a viewer of
 the browser camera, in another tab, sees the same frames with their boxes.
 
-Uses the shared fixtures of tests/browser/conftest.py (Daphne on the test database, Chromium with
+Uses the shared fixtures of tests/browser/conftest.py (the web server on the test database, Chromium with
 a logged-in Staff page); skipped where Chromium or Playwright is missing.
 """
 
