@@ -1,7 +1,7 @@
 """POST /api/v1/analyze/ latency with concurrent clients on loopback, through the real web server.
 
 usage: DATABASE_URL=postgres://... REDIS_URL=redis://... \
-       python benchmarks/api_latency.py [--clients 4] [--requests 50] [--mode fast]
+       python benchmarks/api_latency.py [--clients 4] [--requests 50] [--mode fast] [--workers 1]
 
 Each client keeps one HTTP connection and posts 640x480 JPEGs (one face, recognition on) with a
 Staff token; the first requests of every client warm the models up and are not counted.
