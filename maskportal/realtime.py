@@ -56,7 +56,8 @@ def error_message(code: str, text: str) -> dict[str, Any]:
     return message("error", code=code, message=text)
 
 
-def _layer_is_process_local() -> bool:
+def layer_is_process_local() -> bool:
+    """True for the embedded in-memory layer: only this process's sockets receive its messages."""
     return isinstance(get_channel_layer(), InMemoryChannelLayer)
 
 
@@ -64,7 +65,7 @@ def publish(group: str, msg: dict[str, Any]) -> None:
     """Send `msg` to every socket in `group`, from sync code in any process; never raises and
     never waits for the send (a request or a batch item does not pay for a notification)."""
     try:
-        if not _layer_is_process_local():
+        if not layer_is_process_local():
             _publisher(_background_loop()).submit(group, msg)
         elif _relay_running():
             _publisher(_relay_task.get_loop()).submit(group, msg)
@@ -203,7 +204,7 @@ def _relay_running() -> bool:
 def ensure_outbox_relay() -> None:
     """Start relaying outbox messages in this (web) process when the layer is in-memory."""
     global _relay_task
-    if not _layer_is_process_local():
+    if not layer_is_process_local():
         return
     with _relay_lock:
         if not _relay_running():

@@ -27,8 +27,10 @@ def main(argv: list[str] | None = None) -> None:
         help="server processes (default: WEB_CONCURRENCY or 1); more than one needs REDIS_URL",
     )  # fmt: skip
     args = parser.parse_args(argv)
-    if args.workers > 1 and not os.environ.get("REDIS_URL"):
-        # the in-memory channel layer is per process: a socket would miss events of the others
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "maskportal.settings.development")
+    from maskportal.realtime import layer_is_process_local  # reads the settings (.env included)
+
+    if args.workers > 1 and layer_is_process_local():  # a socket would miss the other processes' events
         parser.error("more than one worker needs REDIS_URL (live events are shared through Redis)")
     uvicorn.run(
         "maskportal.asgi:application", host=args.host, port=args.port, workers=args.workers, lifespan="off",

@@ -92,10 +92,10 @@ def test_settings_load_in_every_mode(mode):
     assert out.returncode == 0, out.stderr[-2000:]
 
 
-def test_several_web_processes_are_refused_without_redis(monkeypatch, capsys):
+def test_several_web_processes_are_refused_without_redis(settings, capsys):
     from maskportal import serve
 
-    monkeypatch.delenv("REDIS_URL", raising=False)
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     with pytest.raises(SystemExit) as exit_info:
         serve.main(["--workers", "2"])
     assert exit_info.value.code == 2
