@@ -124,8 +124,7 @@ async def test_a_request_crosses_between_event_loop_and_threads_only_a_few_times
     assert crossings < len(settings.MIDDLEWARE), crossings
 
 
-async def test_static_files_are_served_with_whitenoise_innermost(settings, async_client):
-    settings.WHITENOISE_USE_FINDERS = True  # serve from static/ without collectstatic
+async def test_static_files_are_served_with_whitenoise_innermost(async_client):
     response = await async_client.get("/static/css/maskportal.css")
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/css")
