@@ -130,6 +130,15 @@ async def test_static_files_are_served_with_whitenoise_innermost(async_client):
     assert response["Content-Type"].startswith("text/css")
 
 
+def test_the_web_process_keeps_its_startup_objects_out_of_full_collections():
+    env = dict(os.environ, DJANGO_SETTINGS_MODULE="maskportal.settings.test")
+    code = "import gc, maskportal.asgi; print(gc.get_freeze_count(), len(gc.get_objects()))"
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    frozen, collectable = map(int, out.stdout.split()[-2:])
+    assert frozen > 50_000 and collectable < frozen / 10, (frozen, collectable)
+
+
 def test_production_settings_pass_deploy_checks():
     env = dict(
         os.environ,
