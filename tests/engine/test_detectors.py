@@ -84,3 +84,15 @@ def test_yunet_on_onnxruntime_finds_what_opencvs_face_detector_finds(astronaut, 
         np.testing.assert_allclose(boxes[order, 2:] - boxes[order, :2], expected[:, 2:4], atol=0.01)
         np.testing.assert_allclose(landmarks[order], expected[:, 4:14], atol=0.01)
         np.testing.assert_allclose(scores[order], expected[:, 14], atol=1e-4)
+
+
+@pytest.mark.parametrize("mean", [None, np.array([104.0, 117.0, 123.0], dtype=np.float32)])
+def test_blob_is_the_padded_bgr_planes_minus_the_mean(mean):
+    from detection.engine.detectors.base import padded_bgr_blob
+
+    image = np.random.default_rng(0).integers(0, 256, (37, 50, 3), dtype=np.uint8)
+    blob = padded_bgr_blob(image, 32, mean)
+    assert blob.shape == (1, 3, 64, 64) and blob.dtype == np.float32
+    expected = image[:, :, ::-1].astype(np.float32) - (0 if mean is None else mean)
+    np.testing.assert_array_equal(blob[0, :, :37, :50], expected.transpose(2, 0, 1))
+    assert not blob[0, :, 37:, :].any() and not blob[0, :, :, 50:].any()
