@@ -44,13 +44,12 @@ class SFaceRecognizer(FaceRecognizer):
         if not detections:
             return np.zeros((0, self.dimension), dtype=np.float32)
         aligner = self._aligner.get()
-        bgr = cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR)
         request = self._request.get()
         features = np.zeros((len(detections), self.dimension), dtype=np.float32)
         for i, det in enumerate(detections):  # one face a call: batching saves nothing per face
             x1, y1, x2, y2 = det.box
             row = np.array([[x1, y1, x2 - x1, y2 - y1, *det.landmarks.reshape(-1), det.score]], dtype=np.float32)
-            # as FaceRecognizerSF.feature: RGB, 0-255, NCHW
-            blob = cv2.dnn.blobFromImage(aligner.alignCrop(bgr, row), 1.0, INPUT_SIZE, (0, 0, 0), swapRB=True)
+            # as FaceRecognizerSF.feature: RGB, 0-255, NCHW (alignment is a warp: any channel order)
+            blob = cv2.dnn.blobFromImage(aligner.alignCrop(image_rgb, row), 1.0, INPUT_SIZE, (0, 0, 0), swapRB=False)
             features[i] = request.infer({0: blob})[0][0]
         return features / np.maximum(np.linalg.norm(features, axis=1, keepdims=True), 1e-12)
