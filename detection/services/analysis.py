@@ -197,9 +197,9 @@ _pool_lock = threading.Lock()
 
 
 def _engine_pool() -> ThreadPoolExecutor:
-    """Long-lived threads for the engine. Its models are loaded once per thread, and the ASGI
-    server runs every request in a new thread, so analysing there would reload them each time
-    (a Celery worker's tasks all run in its main thread, which analyses itself)."""
+    """Threads for the engine, one a core. Its models are loaded once per thread, and the web
+    process serves requests from WEB_THREADS threads, so analysing there would hold that many
+    copies (a Celery worker's tasks all run in its main thread, which analyses itself)."""
     global _pool
     with _pool_lock:
         if _pool is None:

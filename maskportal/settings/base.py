@@ -59,24 +59,21 @@ INSTALLED_APPS = [
     "training",
 ]
 
-# WhiteNoise is sync-only and comes last on purpose: under ASGI, Django runs every middleware inside
-# the innermost sync-only one in async mode, crossing to a thread and back for each of its hooks. With
-# WhiteNoise innermost the whole chain runs in one thread with the (sync) views: 6 crossings a request
-# instead of 16, 10-15% more analyses a second (benchmarks/api_latency.py). Static files still never
-# reach a view.
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
 ]
 
 ROOT_URLCONF = "maskportal.urls"
 ASGI_APPLICATION = "maskportal.asgi.application"
+#: Requests a web process serves at once (more wait their turn); one database connection each at most.
+WEB_THREADS = env.int("WEB_THREADS", default=10)
 WSGI_APPLICATION = None
 
 TEMPLATES = [
