@@ -10,19 +10,39 @@ reply crosses back: up to 15% more analyses a second and a lower p95 in alternat
 
 from __future__ import annotations
 
+import logging
 from concurrent.futures import ThreadPoolExecutor
+from tempfile import SpooledTemporaryFile
 from typing import Any
 
-from asgiref.sync import sync_to_async
+from asgiref.sync import AsyncToSync, sync_to_async
 from asgiref.wsgi import WsgiToAsgiInstance
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
 
 
 class _Request(WsgiToAsgiInstance):
-    """One request: asgiref reads the body and builds the environ; the app runs in `executor`."""
+    """One request: asgiref builds the environ and the response start; the app runs in `executor`."""
 
     def __init__(self, wsgi_application, executor: ThreadPoolExecutor) -> None:
         super().__init__(wsgi_application)
         self.executor = executor
+
+    async def __call__(self, scope, receive, send) -> None:
+        self.scope = scope
+        with SpooledTemporaryFile(max_size=settings.FILE_UPLOAD_MAX_MEMORY_SIZE) as body:
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":  # nobody is left to answer
+                    logger.info("%s %s: client left before sending the whole body", scope["method"], scope["path"])
+                    return
+                body.write(message.get("body", b""))
+                if not message.get("more_body"):
+                    break
+            body.seek(0)
+            self.sync_send = AsyncToSync(send)
+            await self.run_wsgi_app(body)
 
     def build_environ(self, scope, body) -> dict[str, Any]:
         environ = super().build_environ(scope, body)
@@ -40,6 +60,7 @@ class _Request(WsgiToAsgiInstance):
         try:
             environ = self.build_environ(self.scope, body)
         except ValueError as exc:  # too many duplicate headers
+            logger.warning("%s %s: %s", self.scope["method"], self.scope["path"], exc)
             self.start_response("400 Bad Request", [("Content-Type", "text/plain")])
             self._send_start()
             self.sync_send({"type": "http.response.body", "body": str(exc).encode()})
@@ -50,13 +71,13 @@ class _Request(WsgiToAsgiInstance):
                 for chunk in response:
                     self._send_start()
                     self.sync_send({"type": "http.response.body", "body": chunk, "more_body": True})
-                body = b""
+                last = b""
             else:  # a whole response goes back in one message
-                body = response.content
+                last = response.content
         finally:
             response.close()
         self._send_start()
-        self.sync_send({"type": "http.response.body", "body": body})
+        self.sync_send({"type": "http.response.body", "body": last})
 
     def _send_start(self) -> None:
         if not self.response_started:

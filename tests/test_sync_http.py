@@ -76,3 +76,16 @@ async def test_a_body_sent_without_content_length_still_reaches_the_view(app, st
 async def test_too_many_duplicate_headers_are_a_400(app):
     response = await _fetch(app, "GET", "/accounts/login/", headers=[(b"x-dup", b"1")] * 101)
     assert response["status"] == 400
+
+
+async def test_a_client_that_leaves_mid_body_gets_no_answer_and_no_error(app, caplog):
+    from asgiref.testing import ApplicationCommunicator
+
+    scope = {"type": "http", "method": "POST", "path": "/api/v1/analyze/", "query_string": b"",
+             "headers": [HOST], "http_version": "1.1", "scheme": "http", "server": ("t", 80)}  # fmt: skip
+    upload = ApplicationCommunicator(app, scope)
+    await upload.send_input({"type": "http.request", "body": b"--part", "more_body": True})
+    await upload.send_input({"type": "http.disconnect"})
+    await upload.wait(timeout=10)  # returns, raising nothing
+    assert await upload.receive_nothing()
+    assert "client left before sending the whole body" in caplog.text
