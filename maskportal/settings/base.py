@@ -72,7 +72,7 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "maskportal.urls"
 ASGI_APPLICATION = "maskportal.asgi.application"
-#: Requests a web process serves at once (more wait their turn); one database connection each at most.
+#: Requests a web process serves at once (more wait their turn); also its database pool's default size.
 WEB_THREADS = env.int("WEB_THREADS", default=10)
 WSGI_APPLICATION = None
 
@@ -101,11 +101,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     )
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test_db.sqlite3")}
 elif env.bool("DATABASE_POOL", default=False):
-    # psycopg's pool: a closed connection goes back to it, so threads that live for one request
-    # (the web process, see asgi.py) reuse connections without opening one each time.
+    # psycopg's pool: a connection closed at the end of a request goes back to it, so the web
+    # process's WEB_THREADS request threads (see asgi.py) share connections, one each at most.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
-        "min_size": 2, "max_size": env.int("DATABASE_POOL_SIZE", default=10), "timeout": 30,
+        "min_size": 2, "max_size": env.int("DATABASE_POOL_SIZE", default=WEB_THREADS), "timeout": 30,
     }  # fmt: skip
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
