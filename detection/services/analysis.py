@@ -254,57 +254,90 @@ def record(
 
     `notify=False` skips the dashboard's `detection` message (batches report progress instead).
     """
+    with files_rolled_back(), transaction.atomic():
+        log = prepare_log(
+            image, data, analysis, user=user, source=source, camera=camera, batch=batch,
+            original_name=original_name, store=store, mode=mode,
+        )  # fmt: skip
+        write_logs([log])
+        if notify:
+            transaction.on_commit(lambda: realtime.publish(realtime.DASHBOARD_GROUP, detection_message(log)))
+    log_recorded(log)
+    return log
+
+
+def prepare_log(
+    image: np.ndarray,
+    data: bytes | None,
+    analysis: Analysis,
+    *,
+    user=None,
+    source: str,
+    camera: Camera | None = None,
+    batch=None,
+    original_name: str = "",
+    store: bool | str | None = None,
+    mode: str | None = None,
+) -> DetectionLog:
+    """The unsaved log of an analysed image, its unsaved faces in `log.detected_faces`, and their
+    files stored; `write_logs` inserts the rows. Call both inside `files_rolled_back()` and one
+    transaction, so a failure leaves neither files nor rows."""
     from training.services.registry import active_model_label
 
     store_mode = resolve_store(store)
     start = time.perf_counter()
     people = _people(analysis)
-    with files_rolled_back(), transaction.atomic():
-        log = DetectionLog(
-            user=user if getattr(user, "is_authenticated", False) else None,
-            source=source,
-            camera=camera,
-            batch=batch,
-            original_name=original_name[:255],
-            image_width=analysis.width,
-            image_height=analysis.height,
-            model_version=_recent("model_label", active_model_label),
-            mode=mode or settings.ENGINE_UPLOAD_MODE,
-        )
-        stored = _stored_image(image, data, store_mode)
+    log = DetectionLog(
+        user=user if getattr(user, "is_authenticated", False) else None,
+        source=source,
+        camera=camera,
+        batch=batch,
+        original_name=original_name[:255],
+        image_width=analysis.width,
+        image_height=analysis.height,
+        model_version=_recent("model_label", active_model_label),
+        mode=mode or settings.ENGINE_UPLOAD_MODE,
+    )
+    stored = _stored_image(image, data, store_mode)
+    if stored is not None:
+        save_file(log.image, f"{source}.{stored[1]}", stored[0])
+    faces = []
+    for result in analysis.faces:
+        face = DetectedFace(
+            x1=result.box[0], y1=result.box[1], x2=result.box[2], y2=result.box[3],
+            score=float(result.score),
+            mask_label=MaskLabel.WITH_MASK if result.mask == WITH_MASK else MaskLabel.WITHOUT_MASK,
+            mask_probability=float(result.mask_score),
+            person=people.get(result.identity or ""),
+            distance=result.distance,
+        )  # fmt: skip
         if stored is not None:
-            save_file(log.image, f"{source}.{stored[1]}", stored[0])
-        faces = []
-        for result in analysis.faces:
-            face = DetectedFace(
-                log=log,
-                x1=result.box[0], y1=result.box[1], x2=result.box[2], y2=result.box[3],
-                score=float(result.score),
-                mask_label=MaskLabel.WITH_MASK if result.mask == WITH_MASK else MaskLabel.WITHOUT_MASK,
-                mask_probability=float(result.mask_score),
-                person=people.get(result.identity or ""),
-                distance=result.distance,
-            )  # fmt: skip
-            if stored is not None:
-                save_file(face.crop, "face.jpg", encode_jpeg(crop_face(image, result.box, CROP_SIDE)))
-            faces.append(face)
-        log.face_count = len(faces)
-        log.masked_count = sum(f.mask_label == MaskLabel.WITH_MASK for f in faces)
-        log.unmasked_count = log.face_count - log.masked_count
-        log.unknown_count = sum(f.person is None for f in faces)
-        log.summary = summarise(log.face_count, log.masked_count, log.unmasked_count, log.unknown_count)
-        log.timings_ms = {
-            **analysis.to_dict()["timings_ms"],
-            "store": round((time.perf_counter() - start) * 1000, 2),
-        }
-        log.save()
-        DetectedFace.objects.bulk_create(faces)
-        log.analysis = analysis
-        log.detected_faces = faces  # before on_commit runs: the message needs no query
-        if notify:
-            transaction.on_commit(lambda: realtime.publish(realtime.DASHBOARD_GROUP, detection_message(log)))
-    logger.info("logged %s analysis %s: %s", source, log.pk, log.summary)
+            save_file(face.crop, "face.jpg", encode_jpeg(crop_face(image, result.box, CROP_SIDE)))
+        faces.append(face)
+    log.face_count = len(faces)
+    log.masked_count = sum(f.mask_label == MaskLabel.WITH_MASK for f in faces)
+    log.unmasked_count = log.face_count - log.masked_count
+    log.unknown_count = sum(f.person is None for f in faces)
+    log.summary = summarise(log.face_count, log.masked_count, log.unmasked_count, log.unknown_count)
+    log.timings_ms = {**analysis.to_dict()["timings_ms"], "store": round((time.perf_counter() - start) * 1000, 2)}
+    log.analysis = analysis
+    log.detected_faces = faces  # also what the dashboard message shows, without a query
     return log
+
+
+def write_logs(logs: list[DetectionLog]) -> None:
+    """Insert prepared logs, then all their faces: two statements for any number of images."""
+    DetectionLog.objects.bulk_create(logs)  # sets their ids (PostgreSQL and SQLite return them)
+    faces = []
+    for log in logs:
+        for face in log.detected_faces:
+            face.log = log
+        faces.extend(log.detected_faces)
+    DetectedFace.objects.bulk_create(faces)
+
+
+def log_recorded(log: DetectionLog) -> None:
+    logger.info("logged %s analysis %s: %s", log.source, log.pk, log.summary)
 
 
 def detection_message(log: DetectionLog) -> dict[str, Any]:

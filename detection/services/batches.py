@@ -27,7 +27,7 @@ from django.utils import timezone
 from detection.engine.imageio import ImageDecodeError
 from detection.engine.pipeline import Analysis
 from detection.models import BatchItem, BatchJob, DetectionLog
-from detection.services.analysis import analyse, files_rolled_back, record, save_file
+from detection.services.analysis import analyse, files_rolled_back, log_recorded, prepare_log, save_file, write_logs
 from detection.services.uploads import UploadItem
 from maskportal import realtime
 
@@ -175,28 +175,34 @@ def _save(batch: BatchJob, outcomes: list[Outcome]) -> None:
     with files_rolled_back(), transaction.atomic():
         ids = [outcome.item.pk for outcome in outcomes]
         pending = BatchItem.objects.select_for_update().filter(pk__in=ids, status=BatchItem.Status.PENDING)
-        still_pending = set(pending.values_list("pk", flat=True))
-        done, failed, uploads = 0, 0, []
+        attempts = dict(pending.values_list("pk", "attempts"))
+        rows, logs, uploads = [], [], []  # fresh rows: the outcomes stay as they were if this rolls back
         for outcome in outcomes:
             item = outcome.item
-            if item.pk not in still_pending:
+            if item.pk not in attempts:
                 continue
-            row = BatchItem.objects.filter(pk=item.pk)
+            row = BatchItem(pk=item.pk, attempts=attempts[item.pk] + 1, upload=item.upload.name)
+            rows.append(row)
             if outcome.result is None:
-                row.update(status=BatchItem.Status.FAILED, error=outcome.error, attempts=F("attempts") + 1)
-                failed += 1
+                row.status, row.error = BatchItem.Status.FAILED, outcome.error
                 continue
             image, original, analysis = outcome.result
-            log = record(
+            row.log = prepare_log(
                 image, original, analysis, user=batch.owner, source=DetectionLog.Source.BATCH,
-                batch=batch, original_name=item.name, mode=batch.mode, notify=False,
+                batch=batch, original_name=item.name, mode=batch.mode,
             )  # fmt: skip
-            row.update(status=BatchItem.Status.DONE, log=log, upload="", attempts=F("attempts") + 1)
+            logs.append(row.log)
             uploads.append(item.upload.name)
-            done += 1
-        if done or failed:
-            BatchJob.objects.filter(pk=batch.pk).update(done=F("done") + done, failed=F("failed") + failed)
+            row.status, row.upload = BatchItem.Status.DONE, ""
+        if not rows:
+            return
+        write_logs(logs)
+        BatchItem.objects.bulk_update(rows, ["status", "error", "log", "upload", "attempts"])
+        failed = len(rows) - len(logs)
+        BatchJob.objects.filter(pk=batch.pk).update(done=F("done") + len(logs), failed=F("failed") + failed)
         transaction.on_commit(lambda: [default_storage.delete(name) for name in uploads])
+    for log in logs:
+        log_recorded(log)
 
 
 def finish_if_complete(batch_id: int) -> bool:

@@ -9,7 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
 from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from detection.models import BatchItem, BatchJob, DetectionLog
@@ -215,14 +217,14 @@ def test_an_item_that_cannot_be_written_fails_alone(
     classifier, face_jpeg, staff_user, monkeypatch, django_capture_on_commit_callbacks
 ):
     monkeypatch.setattr(batches, "enqueue", lambda batch, item_ids=None: 0)
-    real_record = batches.record
+    real_prepare = batches.prepare_log
 
-    def record(*args, **kwargs):
+    def prepare_log(*args, **kwargs):
         if kwargs["original_name"] == "img001.jpg":
             raise RuntimeError("disk full")
-        return real_record(*args, **kwargs)
+        return real_prepare(*args, **kwargs)
 
-    monkeypatch.setattr(batches, "record", record)
+    monkeypatch.setattr(batches, "prepare_log", prepare_log)
     before = media_files()
     batch = batches.create_batch(staff_user, _items(face_jpeg, 3), mode="fast")
     with django_capture_on_commit_callbacks(execute=True):  # done items' uploads are deleted
@@ -235,3 +237,22 @@ def test_an_item_that_cannot_be_written_fails_alone(
     logged = {f.path for log in logs for f in (log.image, *[face.crop for face in log.faces.all()])}
     assert len(logged) == 4
     assert media_files() - before == logged | {failed.upload.path}  # no orphan files
+
+
+@pytest.mark.django_db
+def test_a_group_of_outcomes_costs_the_same_statements_as_one(classifier, face_jpeg, staff_user, monkeypatch):
+    from detection.services import analysis
+
+    monkeypatch.setattr(batches, "enqueue", lambda batch, item_ids=None: 0)
+    monkeypatch.setattr(analysis, "RECENT_TTL_S", 3600.0)  # settings read once for the whole test
+
+    def statements(count: int) -> int:
+        batch = batches.create_batch(staff_user, _items(face_jpeg, count, bad=1), mode="fast")
+        outcomes = [batches.analyse_item(batch, item) for item in batch.items.order_by("pk")]
+        with CaptureQueriesContext(connection) as queries:
+            batches.save_outcomes(batch, outcomes)
+        assert DetectionLog.objects.filter(batch=batch).count() == count
+        return len(queries.captured_queries)
+
+    statements(1)  # reads the settings and the model label
+    assert statements(2) == statements(6)
