@@ -164,3 +164,16 @@ def test_outbox_messages_nobody_relayed_in_time_are_pruned(tmp_path, settings):
     realtime._write_outbox("dashboard", realtime.message("alert", text="fresh"))
     realtime._prune_outbox()
     assert not stale.exists() and len(list(tmp_path.glob("*.json"))) == 1
+
+
+def test_redis_cache_objects_of_every_request_share_one_connection_pool(settings):
+    """Django makes a cache object per asgiref context (each request of the web process)."""
+    import contextvars
+
+    from django.core.cache import caches
+
+    backend = "maskportal.cache.SharedPoolRedisCache"
+    settings.CACHES = {"default": {"BACKEND": backend, "LOCATION": "redis://127.0.0.1:6379/7"}}
+    first, second = (contextvars.Context().run(lambda: caches["default"]) for _ in range(2))
+    assert first is not second
+    assert first._cache is second._cache  # no connection is made to check this
