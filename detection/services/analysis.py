@@ -236,32 +236,13 @@ def analyse_and_log(
     )  # fmt: skip
 
 
-def record(
-    image: np.ndarray,
-    data: bytes | None,
-    analysis: Analysis,
-    *,
-    user=None,
-    source: str,
-    camera: Camera | None = None,
-    batch=None,
-    original_name: str = "",
-    store: bool | str | None = None,
-    mode: str | None = None,
-    notify: bool = True,
-) -> DetectionLog:
-    """Write the log, its faces and their files for an analysed image (see `analyse_and_log`).
-
-    `notify=False` skips the dashboard's `detection` message (batches report progress instead).
-    """
+def record(image: np.ndarray, data: bytes | None, analysis: Analysis, **fields: Any) -> DetectionLog:
+    """Write the log, its faces and their files for an analysed image, and tell the dashboard
+    (`fields` as `prepare_log` takes them; see `analyse_and_log`)."""
     with files_rolled_back(), transaction.atomic():
-        log = prepare_log(
-            image, data, analysis, user=user, source=source, camera=camera, batch=batch,
-            original_name=original_name, store=store, mode=mode,
-        )  # fmt: skip
+        log = prepare_log(image, data, analysis, **fields)
         write_logs([log])
-        if notify:
-            transaction.on_commit(lambda: realtime.publish(realtime.DASHBOARD_GROUP, detection_message(log)))
+        transaction.on_commit(lambda: realtime.publish(realtime.DASHBOARD_GROUP, detection_message(log)))
     log_recorded(log)
     return log
 
