@@ -33,36 +33,41 @@ def _entry_key(token_key: str) -> str:
     return "accounts:token-auth:" + hashlib.sha256(token_key.encode()).hexdigest()  # no raw token in the cache
 
 
+def _cached(call, *args):
+    """The cache is an optimisation: a call that fails is logged and answers None, and the caller
+    goes on without it (a voided generation not written leaves entries to expire on their own)."""
+    try:
+        return call(*args)
+    except Exception:
+        logger.warning("token cache unavailable (%s)", call.__name__, exc_info=True)
+        return None
+
+
 class CachedTokenAuthentication(TokenAuthentication):
     """DRF's `Token <key>` header; the lookup and the user's permissions come from the cache when fresh."""
 
     def authenticate_credentials(self, key):
         entry_key = _entry_key(key)
-        try:
-            found = cache.get_many([GENERATION_KEY, entry_key])
-            generation, entry = found.get(GENERATION_KEY), found.get(entry_key)
-            if generation is not None and entry is not None and entry[0] == generation:
-                return entry[1], entry[2]
-            if generation is None:  # first use, or evicted: every older entry is void with it
-                cache.add(GENERATION_KEY, uuid.uuid4().hex, None)
-                generation = cache.get(GENERATION_KEY)
-        except Exception:  # the cache is an optimisation: without it, ask the database
-            logger.warning("token cache unavailable; authenticating from the database", exc_info=True)
+        found = _cached(cache.get_many, [GENERATION_KEY, entry_key])
+        if found is None:  # without the cache, ask the database
             return super().authenticate_credentials(key)
+        generation, entry = found.get(GENERATION_KEY), found.get(entry_key)
+        if generation is not None and entry is not None and entry[0] == generation:
+            return entry[1], entry[2]
+        if generation is None:  # first use, or evicted: every older entry is void with it
+            _cached(cache.add, GENERATION_KEY, uuid.uuid4().hex, None)
+            generation = _cached(cache.get, GENERATION_KEY)
         # The generation was read before the database: an entry built from data that a commit is
         # changing carries the generation that the commit voids.
         user, token = super().authenticate_credentials(key)  # raises AuthenticationFailed
         user.get_all_permissions()  # fills the user's permission caches, which are stored with it
         if generation is not None:
-            cache.set(entry_key, (generation, user, token), TOKEN_CACHE_SECONDS)
+            _cached(cache.set, entry_key, (generation, user, token), TOKEN_CACHE_SECONDS)
         return user, token
 
 
 def _void_entries() -> None:
-    try:
-        cache.set(GENERATION_KEY, uuid.uuid4().hex, None)
-    except Exception:  # entries then live out TOKEN_CACHE_SECONDS; the change itself must not fail
-        logger.warning("token cache unavailable; cached API tokens expire on their own", exc_info=True)
+    _cached(cache.set, GENERATION_KEY, uuid.uuid4().hex, None)
 
 
 def new_generation(**kwargs) -> None:
