@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export DJANGO_SETTINGS_MODULE ?= maskportal.settings.development
 
-.PHONY: run test lint bench setup migrate admin browser clean
+.PHONY: run test lint bench bench-report setup migrate admin browser clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,7 +45,13 @@ lint: setup
 	$(BIN)/ruff check .
 
 bench: setup
-	@for script in benchmarks/[!_]*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+	@for script in benchmarks/[!_]*.py; do [ "$$script" = benchmarks/report.py ] && continue; \
+	  echo "== $$script"; $(BIN)/python $$script || exit 1; done
+	$(MAKE) bench-report
+
+# docs/benchmarks.md from benchmarks/reports/*.json (figures are never typed by hand).
+bench-report:
+	$(PYTHON) benchmarks/report.py
 
 clean:
 	rm -rf var/test var/staticfiles
