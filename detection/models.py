@@ -218,6 +218,11 @@ class DetectedFace(models.Model):
     def effective_mask_label(self) -> str:
         return self.corrected_mask_label or self.mask_label
 
+    @property
+    def effective_person(self) -> Person | None:
+        """Who the face is after review (the prediction until someone reviews it)."""
+        return self.person if self.review_state == self.Review.PENDING else self.corrected_person
+
 
 class AlertWebhook(models.Model):
     name = models.CharField(max_length=100)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -14,10 +15,10 @@ from rest_framework.views import APIView
 
 from detection.engine.imageio import ImageDecodeError
 from detection.engine.pipeline import MODES
+from detection.filters import LogFilterSet
 from detection.models import BatchItem, BatchJob, DetectedFace, DetectionLog, MaskLabel
 from detection.services import batches, stats
 from detection.services.analysis import analyse_and_log
-from detection.services.log_filters import LogFilterForm, filter_logs
 from detection.services.uploads import UploadError, expand_uploads, read_upload
 
 logger = logging.getLogger(__name__)
@@ -128,27 +129,15 @@ class DetectionLogSerializer(serializers.ModelSerializer):
         return bool(obj.image)
 
 
-def _filter_parameters() -> list[OpenApiParameter]:
-    types = {"date_from": str, "date_to": str, "unknown": bool}
-    return [
-        OpenApiParameter(name, types.get(name, str), description=str(field.label or name))
-        for name, field in LogFilterForm.base_fields.items()
-    ]
-
-
-@extend_schema(parameters=_filter_parameters())
 class DetectionLogViewSet(viewsets.ReadOnlyModelViewSet):
-    """The detection log with the list page's filters (date_from/date_to as YYYY-MM-DD)."""
+    """The detection log with the list page's filters (date_from/date_to as YYYY-MM-DD; mask, person,
+    unknown and reviewed select faces: a log is listed when one of its faces meets them all)."""
 
     serializer_class = DetectionLogSerializer
     permission_classes = [IsAuthenticated, perm("detection.view_detectionlog")]
-    queryset = DetectionLog.objects.none()
-
-    def get_queryset(self):
-        qs, form = filter_logs(self.request.query_params if self.action == "list" else None)
-        if self.action == "list" and form.is_bound and not form.is_valid():
-            raise serializers.ValidationError(form.errors)
-        return qs.prefetch_related("faces__person")
+    queryset = DetectionLog.objects.select_related("camera", "user", "batch").prefetch_related("faces__person")
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = LogFilterSet
 
 
 # --- batches ------------------------------------------------------------------------------

@@ -12,8 +12,8 @@ from django.db.models import Count
 from django.db.models.functions import TruncDate, TruncHour
 from django.utils import timezone
 
+from detection.filters import effective_mask, effective_person
 from detection.models import BatchJob, DetectedFace, MaskLabel
-from detection.services.log_filters import effective_mask, effective_person
 
 TREND_DAYS = 14
 RECENT = 8

@@ -18,10 +18,10 @@ from django.views.generic import DetailView, ListView
 from accounts.permissions import PermissionRequired as Perm
 from detection.engine.imageio import ImageDecodeError
 from detection.engine.pipeline import MODES
+from detection.filters import LogFilterSet
 from detection.models import BatchJob, DetectedFace, DetectionLog, MaskLabel, Person
 from detection.services import batches
 from detection.services.analysis import analyse_and_log, annotated_jpeg
-from detection.services.log_filters import filter_logs
 from detection.services.review import UNCHANGED, review_face
 from detection.services.uploads import UploadError, expand_uploads, is_zip, read_upload
 
@@ -86,12 +86,14 @@ class LogListView(Perm, ListView):
     paginate_by = 25
 
     def get_queryset(self):
-        self.queryset, self.filter_form = filter_logs(self.request.GET)
-        return self.queryset
+        self.filterset = LogFilterSet(self.request.GET)
+        return self.filterset.with_matching_faces(self.filterset.qs)
 
     def get_context_data(self, **kwargs):
-        return super().get_context_data(filter_form=self.filter_form, query=_query_without_page(self.request),
-                                        **kwargs)  # fmt: skip
+        return super().get_context_data(
+            filter_form=self.filterset.form, face_filter=self.filterset.active_face_filter,
+            query=_query_without_page(self.request), **kwargs,
+        )  # fmt: skip
 
 
 def _query_without_page(request) -> str:
@@ -101,15 +103,17 @@ def _query_without_page(request) -> str:
 
 
 class LogExportView(Perm, View):
-    """The filtered list as CSV, one row per face (logs without faces get one row)."""
+    """The filtered list as CSV, one row per selected face (with no face filter, a log without faces
+    gets one row)."""
 
     permission_required = "detection.view_detectionlog"
     HEADER = ["log_id", "created_at", "source", "camera", "user", "file", "model_version", "face_id", "box",
               "score", "mask", "mask_probability", "reviewed_mask", "person", "reviewed_person", "review_state"]
 
     def get(self, request):
-        logs, _ = filter_logs(request.GET)
-        logs = logs.prefetch_related("faces__person", "faces__corrected_person")
+        filterset = LogFilterSet(request.GET)
+        logs = filterset.with_matching_faces(filterset.qs)
+        empty_rows = not filterset.active_face_filter
         writer = csv.writer(_Echo())
 
         def rows():
@@ -117,10 +121,9 @@ class LogExportView(Perm, View):
             for log in logs.iterator(chunk_size=500):
                 base = [log.pk, log.created_at.isoformat(), log.source, log.camera.name if log.camera_id else "",
                         log.user.username if log.user_id else "", log.original_name, log.model_version]
-                faces = list(log.faces.all())
-                if not faces:
+                if not log.matching_faces and empty_rows:
                     yield writer.writerow(base + [""] * 9)
-                for f in faces:
+                for f in log.matching_faces:
                     yield writer.writerow(base + [
                         f.pk, " ".join(f"{v:.0f}" for v in f.box), f"{f.score:.3f}", f.mask_label,
                         f"{f.mask_probability:.3f}", f.corrected_mask_label, f.person.display_name if f.person else "",

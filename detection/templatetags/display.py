@@ -1,0 +1,78 @@
+"""How the pages show recurring values: job status badges, times and durations, each in one place.
+
+Pages and scripts share these rules: `status_badges` is rendered with json_script for the scripts
+that update a badge live (static/js/realtime.js `MaskPortal.badge`), and `MaskPortal.time` writes
+times as `when` does.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django import template
+from django.utils import timezone
+from django.utils.html import format_html
+
+register = template.Library()
+
+#: Bootstrap colour of every job, item and model-version state.
+STATUS_COLOURS = {
+    "queued": "info",
+    "pending": "info",
+    "running": "primary",
+    "succeeded": "success",
+    "done": "success",
+    "active": "success",
+    "accepted": "success",
+    "failed": "danger",
+    "rejected": "danger",
+    "cancelled": "secondary",
+    "candidate": "warning",
+    "retired": "secondary",
+}
+#: Words for states whose value is not already the word a user reads.
+STATUS_WORDS = {"done": "Done", "pending": "Pending"}
+TIME_FORMAT = "%Y-%m-%d %H:%M"
+
+
+def status_word(status: str) -> str:
+    return STATUS_WORDS.get(status, status.replace("_", " ").capitalize())
+
+
+@register.simple_tag
+def status_badge(status: str, element_id: str = "") -> str:
+    """<span class="badge text-bg-COLOUR">Word</span> for a status value."""
+    colour = STATUS_COLOURS.get(status, "secondary")
+    if element_id:
+        return format_html('<span class="badge text-bg-{}" id="{}" data-status="{}">{}</span>',
+                           colour, element_id, status, status_word(status))  # fmt: skip
+    return format_html('<span class="badge text-bg-{}" data-status="{}">{}</span>', colour, status, status_word(status))
+
+
+@register.simple_tag
+def status_badges() -> dict[str, dict[str, str]]:
+    """Colour and word of every status, for scripts (render with json_script)."""
+    return {status: {"colour": colour, "word": status_word(status)} for status, colour in STATUS_COLOURS.items()}
+
+
+@register.filter
+def when(value: datetime | None) -> str:
+    """The one way times are written on every page (local time, to the minute; seconds in the tooltip)."""
+    if not value:
+        return "—"
+    local = timezone.localtime(value) if timezone.is_aware(value) else value
+    return format_html('<time datetime="{}" title="{}">{}</time>', local.isoformat(),
+                       local.strftime("%Y-%m-%d %H:%M:%S"), local.strftime(TIME_FORMAT))  # fmt: skip
+
+
+@register.filter
+def duration_ms(value: float | int | None) -> str:
+    """A duration given in milliseconds, in the unit that reads best: "< 1 ms", "42 ms", "1.3 s"."""
+    if value is None or value == "":
+        return "—"
+    ms = float(value)
+    if ms < 1:
+        return "< 1 ms"
+    if ms < 1000:
+        return f"{ms:.0f} ms"
+    return f"{ms / 1000:.1f} s"
