@@ -3,12 +3,12 @@
 from django import template
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 
 register = template.Library()
 
 
-@register.simple_tag(takes_context=True)
-def nav_link(context, url_name: str, label: str, icon: str = "", perm: str = ""):
+def _link(context, url_name: str, label: str, icon: str, perm: str, *, item_class: str, link_class: str) -> str:
     request = context["request"]
     if perm and not request.user.has_perm(perm):
         return ""
@@ -17,10 +17,21 @@ def nav_link(context, url_name: str, label: str, icon: str = "", perm: str = "")
     except NoReverseMatch:
         return ""
     active = " active" if request.path == url or (url != "/" and request.path.startswith(url)) else ""
+    current = mark_safe(' aria-current="page"') if active else ""
     return format_html(
-        '<li class="nav-item"><a class="nav-link{}" href="{}"><i class="bi {}"></i> {}</a></li>',
-        active,
-        url,
-        icon,
-        label,
-    )
+        '<li class="{}"><a class="{}{}"{} href="{}"><i class="bi {}"></i> {}</a></li>',
+        item_class, link_class, active, current, url, icon, label,
+    )  # fmt: skip
+
+
+@register.simple_tag(takes_context=True)
+def nav_link(context, url_name: str, label: str, icon: str = "", perm: str = ""):
+    """A top-level link of the navbar."""
+    return _link(context, url_name, label, icon, perm, item_class="nav-item", link_class="nav-link")
+
+
+@register.simple_tag(takes_context=True)
+def menu_link(context, url_name: str, label: str, icon: str = "", perm: str = ""):
+    """An item of a navbar dropdown: Bootstrap's dropdown-item colours (dark text on the light menu),
+    never the navbar's white link colours."""
+    return _link(context, url_name, label, icon, perm, item_class="", link_class="dropdown-item")

@@ -68,7 +68,16 @@ def staff_session(server_url, client, staff_user) -> str:
 @pytest.fixture
 def logged_in_page(server_url, staff_session, browser):
     """A page whose session cookie belongs to `staff_user`; `page.base_url` is the server."""
-    session = staff_session
+    page = open_page(browser, server_url, staff_session)
+    try:
+        yield page
+    finally:
+        page.context.close()
+
+
+def open_page(browser, server_url: str, session: str):
+    """A page of a new browser context whose session cookie is `session`; `page.base_url` is the
+    server and `page.js_errors` collects uncaught script errors."""
     context = browser.new_context()
     context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": session, "url": server_url}])
     context.set_default_timeout(30_000)
@@ -77,7 +86,29 @@ def logged_in_page(server_url, staff_session, browser):
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.js_errors = errors
+    return page
+
+
+@pytest.fixture
+def admin_session(server_url, client, admin_user) -> str:
+    """A session key of `admin_user` (Admin role), made before Playwright starts."""
+    client.force_login(admin_user)
+    return client.cookies[settings.SESSION_COOKIE_NAME].value
+
+
+@pytest.fixture
+def admin_page(server_url, admin_session, browser):
+    """Like `logged_in_page`, for `admin_user` (Admin role)."""
+    page = open_page(browser, server_url, admin_session)
     try:
         yield page
     finally:
-        context.close()
+        page.context.close()
+
+
+@pytest.fixture
+def artifacts() -> Path:
+    """Where browser tests save screenshots for people to look at (var/test/artifacts; CI keeps it)."""
+    path = Path(settings.VAR_DIR) / "artifacts"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
