@@ -1,5 +1,9 @@
 from django.contrib import admin
+from django.contrib.auth.decorators import login_required
+from django.templatetags.static import static
 from django.urls import include, path
+from django.utils.functional import lazy
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from detection.views.dashboard import DashboardView
@@ -12,6 +16,9 @@ urlpatterns = [
     path("api/v1/", include("detection.api.urls")),
     path("api/v1/", include("training.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # A page for people: logged-out visitors go to the login page (the schema itself stays API-style).
+    path("api/docs/", login_required(SpectacularSwaggerView.as_view(url_name="api-schema")), name="api-docs"),
     path("admin/", admin.site.urls),
+    # Browsers ask for /favicon.ico on pages that name no icon (the API schema, files): the logo.
+    path("favicon.ico", RedirectView.as_view(url=lazy(static, str)("img/logo.svg"), permanent=True), name="favicon"),
 ]

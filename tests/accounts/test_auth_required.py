@@ -6,7 +6,7 @@ import re
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
-PUBLIC = {"accounts:login", "accounts:logout", "admin:login", "admin:logout"}
+PUBLIC = {"accounts:login", "accounts:logout", "admin:login", "admin:logout", "favicon"}
 SAMPLE_ARGS = {
     "int": "1",
     "str": "x",
