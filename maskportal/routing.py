@@ -2,6 +2,5 @@
 
 from accounts.routing import websocket_urlpatterns as accounts_routes
 from detection.routing import websocket_urlpatterns as detection_routes
-from training.routing import websocket_urlpatterns as training_routes
 
-websocket_urlpatterns = [*accounts_routes, *detection_routes, *training_routes]
+websocket_urlpatterns = [*accounts_routes, *detection_routes]

@@ -5,3 +5,12 @@ class TrainingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "training"
     verbose_name = "Training"
+
+    def ready(self) -> None:
+        """Tell the detection side where the active classifier is, and connect the training pool to
+        reviewed faces: training depends on detection, never the reverse."""
+        from detection.services.engine import register_model_locator
+        from training.services import pool  # noqa: F401  (connects its face_reviewed receiver)
+        from training.services.registry import active_model
+
+        register_model_locator(active_model)

@@ -15,7 +15,7 @@ from training.services import jobs, pool
 logger = logging.getLogger(__name__)
 
 
-@shared_task(name="training.tasks.run_training_job", bind=True, acks_late=True)
+@shared_task(name=jobs.RUN_JOB_TASK, bind=True, acks_late=True)
 def run_training_job(self, job_id: int) -> str | None:
     job = jobs.run_job(job_id, worker=self.request.hostname or "")
     return job.status if job else None

@@ -20,11 +20,13 @@ from django.db import transaction
 from detection.engine.types import WITHOUT_MASK
 from detection.models import AlertWebhook, DetectionLog
 from maskportal import realtime
+from maskportal.enqueue import enqueue
 
 logger = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "X-MaskPortal-Signature"
 TIMEOUT_S = 5.0
+DELIVER_TASK = "detection.tasks.deliver_webhook"
 
 
 def level_for(mask: str, known: bool) -> str | None:
@@ -65,10 +67,8 @@ def notify(payload: dict[str, Any]) -> None:
         realtime.DASHBOARD_GROUP,
         realtime.message("alert", level=payload["level"], text=payload["text"], log_id=payload["log_id"]),
     )
-    from detection.tasks.alerts import deliver_webhook
-
     for webhook_id in AlertWebhook.objects.filter(enabled=True).values_list("pk", flat=True):
-        deliver_webhook.delay(webhook_id, payload)
+        enqueue(DELIVER_TASK, webhook_id, payload)
 
 
 def body_of(payload: dict[str, Any]) -> bytes:

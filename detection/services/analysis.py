@@ -34,7 +34,7 @@ from detection.engine.imageio import decode_image
 from detection.engine.pipeline import Analysis
 from detection.engine.types import WITH_MASK
 from detection.models import Camera, DetectedFace, DetectionLog, MaskLabel, Person, PlatformSettings
-from detection.services.engine import pipeline
+from detection.services.engine import active_model, pipeline
 from maskportal import realtime
 
 logger = logging.getLogger(__name__)
@@ -263,8 +263,6 @@ def prepare_log(
     """The unsaved log of an analysed image, its unsaved faces in `log.detected_faces`, and their
     files stored; `write_logs` inserts the rows. Call both inside `files_rolled_back()` and one
     transaction, so a failure leaves neither files nor rows."""
-    from training.services.registry import active_model_label
-
     store_mode = resolve_store(store)
     start = time.perf_counter()
     people = _people(analysis)
@@ -276,7 +274,7 @@ def prepare_log(
         original_name=original_name[:255],
         image_width=analysis.width,
         image_height=analysis.height,
-        model_version=_recent("model_label", active_model_label),
+        model_version=_recent("model_label", lambda: active_model()[1]),
         mode=mode or settings.ENGINE_UPLOAD_MODE,
     )
     stored = _stored_image(image, data, store_mode)

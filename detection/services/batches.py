@@ -30,9 +30,12 @@ from detection.models import BatchItem, BatchJob, DetectionLog
 from detection.services.analysis import analyse, files_rolled_back, log_recorded, prepare_log, save_file, write_logs
 from detection.services.uploads import UploadItem
 from maskportal import realtime
+from maskportal.enqueue import enqueue as enqueue_task
 
 logger = logging.getLogger(__name__)
 
+RUN_CHUNK_TASK = "detection.tasks.run_batch_chunk"
+RECOVER_TASK = "detection.tasks.recover_stalled_batches"
 CHUNK_SIZE = 16
 #: Items analysed before their outcomes are written together (see `run_chunk`).
 SAVE_EVERY = 8
@@ -80,14 +83,12 @@ def create_batch(user, items: Iterable[UploadItem], *, mode: str | None = None, 
 
 def enqueue(batch: BatchJob, item_ids: list[int] | None = None) -> int:
     """Queue the pending items (or `item_ids`) in chunks; returns the number of chunks."""
-    from detection.tasks.batches import run_batch_chunk
-
     if item_ids is None:
         item_ids = list(batch.items.filter(status=BatchItem.Status.PENDING).values_list("pk", flat=True))
     heartbeat(batch.pk)
     chunks = [item_ids[i : i + CHUNK_SIZE] for i in range(0, len(item_ids), CHUNK_SIZE)]
     for chunk in chunks:
-        run_batch_chunk.delay(batch.pk, chunk)
+        enqueue_task(RUN_CHUNK_TASK, batch.pk, chunk)
     return len(chunks)
 
 
@@ -126,9 +127,7 @@ def run_chunk(batch_id: int, item_ids: list[int]) -> None:
     heartbeat(batch_id)
     if not finish_if_complete(batch_id) and not BatchJob.objects.filter(pk=batch_id, cancel_requested=True).exists():
         # other chunks still have work: if one of them died, a check after the stall time resumes it
-        from detection.tasks.batches import recover_stalled_batches
-
-        recover_stalled_batches.apply_async(countdown=stall_seconds() + 1)
+        enqueue_task(RECOVER_TASK, countdown=stall_seconds() + 1)
     publish_progress(batch_id)
 
 

@@ -11,10 +11,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
+from pathlib import Path
 
 from django.conf import settings
 from django.core.cache import cache
 
+from detection.engine.gallery import Gallery
 from detection.engine.pipeline import Pipeline, PipelineConfig, get_pipeline
 
 logger = logging.getLogger(__name__)
@@ -28,6 +31,30 @@ _reload_lock = threading.Lock()
 #: id(pipeline) -> (gallery version, model version) it was last synced to
 _synced: dict[int, tuple[int, int]] = {}
 _last_check: dict[int, float] = {}
+
+#: Where the registry's gallery and the active classifier come from. The modules that own them
+#: (detection.services.gallery, training.services.registry) register these when their app is ready,
+#: so this module depends on neither and the dependencies run one way.
+GalleryBuilder = Callable[[Pipeline], Gallery]
+ModelLocator = Callable[[], tuple[Path | None, str]]
+_gallery_builder: GalleryBuilder | None = None
+_model_locator: ModelLocator | None = None
+
+
+def register_gallery_builder(builder: GalleryBuilder) -> None:
+    global _gallery_builder
+    _gallery_builder = builder
+
+
+def register_model_locator(locator: ModelLocator) -> None:
+    """`locator()` returns the active classifier's path (None: the committed model) and its label."""
+    global _model_locator
+    _model_locator = locator
+
+
+def active_model() -> tuple[Path | None, str]:
+    """(path, label) of the active classifier; (None, "v1") is the committed model."""
+    return _model_locator() if _model_locator is not None else (None, "v1")
 
 
 def bump(key: str) -> int:
@@ -77,16 +104,13 @@ def sync(target: Pipeline, *, force: bool = False) -> None:
 
 
 def _load_active_model(target: Pipeline) -> None:
-    from training.services.registry import active_model_path
-
     # No active version in the registry means the committed model, also after one was active.
-    path = active_model_path() or PipelineConfig.preset(target.config.mode).classifier_path
+    path = active_model()[0] or PipelineConfig.preset(target.config.mode).classifier_path
     if path != target.config.classifier_path:
         logger.info("loading classifier %s", path)
         target.reload(path)
 
 
 def _load_gallery(target: Pipeline) -> None:
-    from detection.services.gallery import build_gallery
-
-    target.set_gallery(build_gallery(target))
+    if _gallery_builder is not None:
+        target.set_gallery(_gallery_builder(target))

@@ -23,11 +23,13 @@ from django.utils import timezone
 from detection.models import FaceImport, FaceSample, Person
 from detection.services.enrolment import EnrolmentRejected, enrol
 from detection.services.gallery import registry_changed
+from maskportal.enqueue import enqueue
 from maskportal.realtime import progress_message, publish, user_group
 
 logger = logging.getLogger(__name__)
 
 PROGRESS_INTERVAL_S = 0.5
+IMPORT_TASK = "detection.tasks.import_faces"
 
 
 class ImportRefused(ValueError):
@@ -76,9 +78,7 @@ def start_folder_import(owner, folder: str, *, allow_largest: bool = False) -> F
 
 
 def _queue(job: FaceImport) -> FaceImport:
-    from detection.tasks.registry import import_faces
-
-    transaction.on_commit(lambda: import_faces.delay(job.pk))
+    transaction.on_commit(lambda: enqueue(IMPORT_TASK, job.pk))
     return job
 
 

@@ -13,6 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from detection.models import DetectedFace, MaskLabel, Person
+from detection.signals import face_reviewed
 
 logger = logging.getLogger(__name__)
 
@@ -43,9 +44,7 @@ def review_face(
         face.save(update_fields=["corrected_mask_label", "corrected_person", "review_state", "reviewed_by",
                                  "reviewed_at"])  # fmt: skip
         if face.corrected_mask_label or previous_label != face.effective_mask_label:
-            from training.services.pool import add_correction
-
-            add_correction(face)
+            face_reviewed.send(sender=DetectedFace, face=face)
     logger.info("face %s reviewed by %s: %s", face.pk, user, face.review_state)
     return face
 

@@ -10,7 +10,7 @@ from detection.services import alerts
 
 
 @shared_task(
-    name="detection.tasks.deliver_webhook",
+    name=alerts.DELIVER_TASK,
     autoretry_for=(requests.RequestException,),
     retry_backoff=2,
     retry_backoff_max=300,

@@ -8,13 +8,13 @@ from celery.signals import worker_ready
 from detection.services import batches
 
 
-@shared_task(name="detection.tasks.run_batch_chunk", acks_late=True, reject_on_worker_lost=True)
+@shared_task(name=batches.RUN_CHUNK_TASK, acks_late=True, reject_on_worker_lost=True)
 def run_batch_chunk(batch_id: int, item_ids: list[int]) -> None:
     """Analyse one chunk of a batch; safe to run twice (done items are skipped)."""
     batches.run_chunk(batch_id, item_ids)
 
 
-@shared_task(name="detection.tasks.recover_stalled_batches")
+@shared_task(name=batches.RECOVER_TASK)
 def recover_stalled_batches() -> int:
     return batches.recover_stalled_batches()
 

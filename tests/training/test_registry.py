@@ -77,8 +77,7 @@ def test_gate_activates_a_better_candidate_and_rejects_a_worse_one(constant_mode
     assert current_versions()[1] > before  # every process reloads
     v1.refresh_from_db()
     assert v1.status == "retired"
-    assert registry.active_model_path() == registry.artifact_path(better)
-    assert registry.active_model_label() == "v2"
+    assert registry.active_model() == (registry.artifact_path(better), "v2")
 
     worse = registry.register_version(constant_models["without_mask"], parent=better)
     decided = registry.gate(worse)

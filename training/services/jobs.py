@@ -22,12 +22,14 @@ from django.db import close_old_connections, transaction
 from django.utils import timezone
 
 from maskportal import realtime
+from maskportal.enqueue import enqueue
 from training.ml.train import ARCHITECTURES
 from training.models import TrainingImage, TrainingJob, TrainingSettings
 from training.services import registry
 
 logger = logging.getLogger(__name__)
 
+RUN_JOB_TASK = "training.tasks.run_training_job"
 HEARTBEAT_S = 5.0
 #: A running job whose heartbeat is older than this is considered lost.
 STALE_AFTER_S = float(getattr(settings, "TRAINING_HEARTBEAT_TIMEOUT_S", 60))
@@ -72,8 +74,6 @@ def create_job(
     options: dict | None = None,
 ) -> TrainingJob:
     """Queue a training job on the `training` queue; one job at a time."""
-    from training.tasks import run_training_job
-
     epochs = TrainingSettings.current().default_epochs if epochs is None else epochs
     if not 0 <= epochs <= MAX_EPOCHS:
         raise JobError(f"epochs must be between 0 and {MAX_EPOCHS}")
@@ -96,11 +96,11 @@ def create_job(
     )
     _append_log(job, f"queued ({trigger}) by {getattr(user, 'username', None) or 'the scheduler'}")
 
-    def enqueue() -> None:
-        result = run_training_job.apply_async(args=[job.pk])
+    def send() -> None:
+        result = enqueue(RUN_JOB_TASK, job.pk)
         TrainingJob.objects.filter(pk=job.pk).update(celery_task_id=result.id)
 
-    transaction.on_commit(enqueue)
+    transaction.on_commit(send)
     _publish(job)
     return job
 

@@ -21,10 +21,12 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.db.models import Count
+from django.dispatch import receiver
 from PIL import Image
 
 from detection.engine.crops import crop_face
 from detection.engine.imageio import ImageDecodeError, decode_image
+from detection.signals import face_reviewed
 from training.models import TrainingImage
 
 logger = logging.getLogger(__name__)
@@ -139,6 +141,11 @@ def _face_crop_bytes(face) -> bytes | None:
     box = [face.x1 * scale_x, face.y1 * scale_y, face.x2 * scale_x, face.y2 * scale_y]
     crop = crop_face(image, box, CORRECTION_CROP_SIZE, margin=CORRECTION_CROP_MARGIN)
     return _encode_png(crop)
+
+
+@receiver(face_reviewed, dispatch_uid="training.pool.add_correction")
+def _add_reviewed_face(sender, face, **kwargs) -> None:
+    add_correction(face)
 
 
 def add_correction(face) -> TrainingImage | None:

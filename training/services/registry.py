@@ -58,15 +58,11 @@ def active_version() -> ModelVersion | None:
     return ModelVersion.objects.filter(status=ModelVersion.Status.ACTIVE).order_by("-activated_at").first()
 
 
-def active_model_path() -> Path | None:
-    """The active version's artifact, or None to keep the engine's committed default."""
+def active_model() -> tuple[Path | None, str]:
+    """The active version's artifact and label; (None, "v1") keeps the engine's committed model.
+    The engine service asks this through `register_model_locator` (see TrainingConfig.ready)."""
     active = active_version()
-    return artifact_path(active) if active else None
-
-
-def active_model_label() -> str:
-    active = active_version()
-    return str(active) if active else "v1"
+    return (artifact_path(active), str(active)) if active else (None, "v1")
 
 
 def model_changed(version: ModelVersion | None = None) -> int:
