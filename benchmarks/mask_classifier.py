@@ -22,6 +22,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from detection.engine.hardware import describe_cpu  # noqa: E402
 from training.ml.card import replace_benchmark_section  # noqa: E402
 from training.ml.data import build_crops, list_samples  # noqa: E402
 from training.ml.devset import evaluate_dev_set, load_dev_faces  # noqa: E402
@@ -132,7 +133,7 @@ def main() -> int:
         replace_benchmark_section(
             args.model.with_suffix(".md"),
             f"Measured by {command} on {time.strftime('%Y-%m-%d')} (LiteRT, one thread, median of 200 runs; "
-            f"this machine's 2 shared CPU cores):\n\n{text}",
+            f"{describe_cpu()}):\n\n{text}",
         )
     return 0
 

@@ -10,8 +10,6 @@ what a design choice gave, one sentence each).
 from __future__ import annotations
 
 import json
-import os
-import platform
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -19,26 +17,12 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from detection.engine.hardware import cpu_info  # noqa: E402
+
 REPORTS = REPO / "benchmarks" / "reports"
 DOC = REPO / "docs" / "benchmarks.md"
-#: CPU flags that decide which kernels the engine's runtimes pick.
-FLAGS_OF_INTEREST = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16", "fma", "neon")
-
-
-def cpu_info() -> dict[str, Any]:
-    """The CPU model, the flags that matter for the engine's kernels, and the usable core count."""
-    model, flags = platform.processor() or platform.machine(), set()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() == "model name" and value.strip():
-                model = value.strip()
-            elif key.strip() in ("flags", "Features"):
-                flags.update(value.split())
-    except OSError:
-        pass
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return {"model": model, "flags": [f for f in FLAGS_OF_INTEREST if f in flags], "cores": cores}
 
 
 def current_commit() -> str:

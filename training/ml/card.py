@@ -10,6 +10,7 @@ import datetime as dt
 import os
 from pathlib import Path
 
+from detection.engine.hardware import describe_cpu
 from training.ml.augment import BLUR_PROB, DOWNSCALE_PROB, JITTER_SCALE, JITTER_SHIFT, MIN_FACE_PX
 from training.ml.data import CONTEXT_MARGIN
 from training.ml.faces import TRAINING_DETECTOR
@@ -90,7 +91,7 @@ def write_card(
         f"- **File**: `mask_classifier.tflite`, {size_bytes / 1e6:.2f} MB, SHA-256 `{sha256}`",
         f"- **Trained**: {dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M UTC')}",
         f"- **Training command**: `{command}`",
-        f"- **Training time**: {params['training_seconds']} s on this machine (2 shared CPU cores)",
+        f"- **Training time**: {params['training_seconds']} s on {describe_cpu()}",
         "",
         "## Interface",
         f"- Input: float32 RGB pixels in 0..255, shape (N, {size}, {size}, 3); the model rescales to",
