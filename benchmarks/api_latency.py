@@ -20,6 +20,7 @@ import uuid
 from pathlib import Path
 
 from _django import enrol_astronaut, photos, throwaway_database
+from report import write_report
 
 from tests.servers import start_server, stop
 
@@ -89,12 +90,19 @@ def main() -> int:
         finally:
             stop(proc)
         values = np.array(latencies)
-        print(json.dumps({
+        figures = {
             "clients": args.clients, "mode": args.mode, "web_workers": args.workers, "requests": len(values),
             "errors": len(errors),
             "p50_ms": round(float(np.percentile(values, 50)), 1), "p95_ms": round(float(np.percentile(values, 95)), 1),
             "max_ms": round(float(values.max()), 1), "requests_per_s": round(len(values) / wall, 1),
-        }))  # fmt: skip
+        }  # fmt: skip
+        print(json.dumps(figures))
+        write_report(
+            "api_latency",
+            f"POST /api/v1/analyze/ latency ({args.clients} clients, {args.mode} mode, recognition on)",
+            figures,
+            targets={"p95_ms": "<= 150", "errors": "0"},
+        )
         if errors:
             print("first error:", errors[0], file=sys.stderr)
     return 0

@@ -21,6 +21,7 @@ import statistics
 import time
 
 from _django import enrol_astronaut, photos, throwaway_database
+from report import write_report
 
 
 def run(images: list[bytes], workers: int, mode: str) -> tuple[int, int, float]:
@@ -74,21 +75,32 @@ def main() -> int:
         enrol_astronaut(args.mode)
         images = photos(args.images)
         rounds = [{workers: run(images, workers, args.mode) for workers in args.workers} for _ in range(args.repeat)]
+        figures: dict = {
+            "mode": args.mode,
+            "images a run": len(images),
+            "database": settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1],
+            "broker": settings.CELERY_BROKER_URL.split(":", 1)[0],
+        }
         for workers in args.workers:
             runs = [r[workers] for r in rounds]
-            print(json.dumps({
-                "workers": workers, "mode": args.mode, "images": len(images), "runs": len(runs),
-                "done": min(done for done, _, _ in runs), "failed": max(failed for _, failed, _ in runs),
-                "images_per_s": round(float(statistics.median(rate for _, _, rate in runs)), 1),
-                "all_runs": [round(rate, 1) for _, _, rate in runs],  # in round order
-                "database": settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1],
-                "broker": settings.CELERY_BROKER_URL.split(":", 1)[0],
-            }))  # fmt: skip
+            figures[f"{workers} worker(s)"] = {
+                "images/s (median)": round(float(statistics.median(rate for _, _, rate in runs)), 1),
+                "runs, in round order": [round(rate, 1) for _, _, rate in runs],
+                "done (fewest)": min(done for done, _, _ in runs),
+                "failed (most)": max(failed for _, failed, _ in runs),
+            }
         if len(args.workers) > 1:
             first, last = args.workers[0], args.workers[-1]
             ratios = [r[last][2] / r[first][2] for r in rounds]
-            print(json.dumps({"scaling": round(float(statistics.median(ratios)), 2),
-                              "round_ratios": [round(x, 2) for x in ratios]}))  # fmt: skip
+            figures["scaling (median of the rounds' ratios)"] = round(float(statistics.median(ratios)), 2)
+            figures["round ratios"] = [round(x, 2) for x in ratios]
+        print(json.dumps(figures, indent=1))
+        write_report(
+            "batch_throughput",
+            f"Batch throughput ({args.mode} mode, recognition on)",
+            figures,
+            targets={"1 worker(s) / images/s (median)": ">= 30", "scaling (median of the rounds' ratios)": ">= 1.8"},
+        )
     return 0
 
 

@@ -32,6 +32,7 @@ import time
 from pathlib import Path
 
 from _django import photos, throwaway_database
+from report import write_report
 
 from tests.servers import start_server as launch_server
 
@@ -257,6 +258,7 @@ def main() -> int:
                 proc.terminate()
                 proc.wait(timeout=30)
     print(json.dumps(report, indent=2))
+    write_report("live_load", "Live stream load (640x480 frames over /ws/live/)", report)
     failed = [name for name, fig in report.items() if isinstance(fig, dict) and not fig["pass"]]
     if failed:
         print(f"targets missed: {', '.join(failed)}", file=sys.stderr)

@@ -22,6 +22,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from report import write_report  # noqa: E402
+
 from detection.engine.hardware import describe_cpu  # noqa: E402
 from training.ml.card import replace_benchmark_section  # noqa: E402
 from training.ml.data import build_crops, list_samples  # noqa: E402
@@ -126,6 +128,12 @@ def main() -> int:
         return 0
     result = evaluate(args.model, args.data, args.dev, REPORT)
     (REPORT / "metrics.json").write_text(json.dumps(result, indent=2))
+    write_report(
+        "mask_classifier",
+        "Mask classifier (val split and dev-set ground-truth crops; LiteRT, one thread)",
+        {k: v for k, v in result.items() if k != "model"},
+        targets={"val / accuracy": ">= 0.995", "latency_ms_1_crop": "<= 2", "latency_ms_batch_8": "<= 8"},
+    )
     text = table([result])
     print(text)
     if args.update_card:

@@ -26,6 +26,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from report import write_report  # noqa: E402
+
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "face-recognition-dev"
 #: Enrolment variants (as the registry draws them) and probe masks (other colours, so probes never
 #: reproduce an enrolled variant exactly).
@@ -204,8 +206,15 @@ def main() -> int:
     parser.add_argument("--far", type=float, default=0.01, help="target false-accept rate for tuning")
     parser.add_argument("--cache", type=Path, default=Path(__file__).resolve().parents[1] / "var" / "bench")
     args = parser.parse_args()
+    figures = {}
     for name in ("sface", "dlib") if args.recognizer == "all" else (args.recognizer,):
-        print(json.dumps(score(embed_all(name, args.data, args.cache), name, args.far)), flush=True)
+        figures[name] = score(embed_all(name, args.data, args.cache), name, args.far)
+        print(json.dumps(figures[name]), flush=True)
+    write_report(
+        f"recognition_accuracy_{args.recognizer}",
+        f"Recognition accuracy, engine only ({args.recognizer}; face-recognition-dev, one enrolled photo a person)",
+        figures,
+    )
     return 0
 
 

@@ -36,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from recognition_accuracy import DEFAULT_DATA, PROBE_STYLES, central_face, split_people  # noqa: E402
+from report import write_report  # noqa: E402
 
 
 def setup_django() -> None:
@@ -164,6 +165,13 @@ def main() -> int:
     report = evaluate(args.data, args.people)
     report.update(match_speed(enrolment_pipeline(), args.gallery_size))
     print(json.dumps(report, indent=2))
+    write_report(
+        "registry_recognition" if args.people is None else "registry_recognition_quick",
+        "Recognition through the registry (enrolment with mask variants; face-recognition-dev)"
+        + ("" if args.people is None else f", first {args.people} people"),
+        report,
+        targets={"match_ms_median": "<= 5"},
+    )
     return 0
 
 
