@@ -26,7 +26,8 @@ from django.utils import timezone
 
 from detection.engine.imageio import ImageDecodeError
 from detection.engine.pipeline import Analysis
-from detection.models import BatchItem, BatchJob, DetectionLog
+from detection.filters import effective_mask, effective_person
+from detection.models import BatchItem, BatchJob, DetectedFace, DetectionLog, MaskLabel
 from detection.services.analysis import analyse, files_rolled_back, log_recorded, prepare_log, save_file, write_logs
 from detection.services.uploads import UploadItem
 from maskportal import realtime
@@ -94,7 +95,9 @@ def enqueue(batch: BatchJob, item_ids: list[int] | None = None) -> int:
 
 def run_chunk(batch_id: int, item_ids: list[int]) -> None:
     """Analyse the still-pending items of a chunk; stops early when the batch is cancelled
-    (checked with each progress report, so within PROGRESS_INTERVAL_S and one item).
+    (checked before every item, so no item starts after a cancel; outcomes not yet written when
+    the cancel came are dropped and their items stay pending, so the counts stop where Cancel
+    left them and a retry runs them).
 
     Outcomes are written SAVE_EVERY items at a time, in one transaction: a crash loses at most
     that much analysis (the items stay pending and run again), and each item costs a few
@@ -111,24 +114,29 @@ def run_chunk(batch_id: int, item_ids: list[int]) -> None:
     outcomes: list[Outcome] = []
     last_report = time.monotonic()
     for item_id in item_ids:
-        if item_id in pending:
-            outcomes.append(analyse_item(batch, pending[item_id]))
+        if item_id not in pending:
+            continue
+        if cancel_requested(batch_id):
+            break
+        outcomes.append(analyse_item(batch, pending[item_id]))
         report = time.monotonic() - last_report >= PROGRESS_INTERVAL_S
-        if len(outcomes) >= SAVE_EVERY or (report and outcomes):
+        if len(outcomes) >= SAVE_EVERY or report:
             save_outcomes(batch, outcomes)
             outcomes = []
         if report:
             last_report = time.monotonic()
             heartbeat(batch_id)
-            if BatchJob.objects.filter(pk=batch_id, cancel_requested=True).exists():
-                break
             publish_progress(batch_id)
     save_outcomes(batch, outcomes)
     heartbeat(batch_id)
-    if not finish_if_complete(batch_id) and not BatchJob.objects.filter(pk=batch_id, cancel_requested=True).exists():
+    if not finish_if_complete(batch_id) and not cancel_requested(batch_id):
         # other chunks still have work: if one of them died, a check after the stall time resumes it
         enqueue_task(RECOVER_TASK, countdown=stall_seconds() + 1)
     publish_progress(batch_id)
+
+
+def cancel_requested(batch_id: int) -> bool:
+    return BatchJob.objects.filter(pk=batch_id, cancel_requested=True).exists()
 
 
 @dataclass
@@ -172,6 +180,8 @@ def save_outcomes(batch: BatchJob, outcomes: list[Outcome]) -> None:
 
 def _save(batch: BatchJob, outcomes: list[Outcome]) -> None:
     with files_rolled_back(), transaction.atomic():
+        if cancel_requested(batch.pk):
+            return
         ids = [outcome.item.pk for outcome in outcomes]
         pending = BatchItem.objects.select_for_update().filter(pk__in=ids, status=BatchItem.Status.PENDING)
         attempts = dict(pending.values_list("pk", "attempts"))
@@ -231,6 +241,23 @@ def progress_for(batch: BatchJob) -> dict:
     return realtime.progress_message(
         job=batch.pk, kind="batch", done=batch.done, total=batch.total, failed=batch.failed, status=batch.status
     )
+
+
+def summary(batch: BatchJob) -> dict[str, int | float | None]:
+    """The batch's faces at a glance, by their reviewed labels: faces, with/without mask,
+    compliance (with mask / all faces), unknown faces and the number of people recognised."""
+    faces = DetectedFace.objects.filter(log__batch=batch)
+    counts = faces.aggregate(
+        faces=Count("pk"),
+        masked=Count("pk", filter=effective_mask(MaskLabel.WITH_MASK)),
+        unknown=Count("pk", filter=effective_person(None)),
+    )
+    people = faces.exclude(effective_person(None)).values_list("person", "corrected_person", "review_state")
+    recognised = {corrected if state != DetectedFace.Review.PENDING else person for person, corrected, state in people}
+    counts["unmasked"] = counts["faces"] - counts["masked"]
+    counts["compliance"] = round(counts["masked"] / counts["faces"], 4) if counts["faces"] else None
+    counts["people"] = len(recognised)
+    return counts
 
 
 def cancel_batch(batch: BatchJob) -> bool:

@@ -9,6 +9,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
+from django.db.models import Prefetch
 from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -251,9 +252,11 @@ class BatchDetailView(Perm, DetailView):
         return visible_batches(self.request.user)
 
     def get_context_data(self, **kwargs):
-        items = self.object.items.select_related("log").prefetch_related("log__faces")
+        items = self.object.items.select_related("log").prefetch_related(
+            Prefetch("log__faces", queryset=DetectedFace.objects.select_related("person", "corrected_person"))
+        )
         return super().get_context_data(
-            items=items, retryable=batches.retryable_items(self.object).count(),
+            items=items, retryable=batches.retryable_items(self.object).count(), summary=batches.summary(self.object),
             active=self.object.status in batches.ACTIVE, progress=batches.progress_for(self.object), **kwargs,
         )  # fmt: skip
 

@@ -13,9 +13,11 @@
     document.getElementById("batch-done").textContent = msg.done;
     document.getElementById("batch-failed").textContent = msg.failed;
     document.getElementById("batch-total").textContent = total;
-    document.getElementById("batch-status").textContent = msg.status;
+    MaskPortal.badge(document.getElementById("batch-status"), msg.status);
     if (finished.includes(msg.status) && root.dataset.active === "1") {
       root.dataset.active = "0";
+      const cancel = document.getElementById("batch-cancel");
+      if (cancel) cancel.closest("form").remove();  // a finished batch has nothing to cancel
       setTimeout(() => location.reload(), 300);
     }
   }

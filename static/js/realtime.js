@@ -39,10 +39,35 @@
     new bootstrap.Toast(el, { delay: 6000 }).show();
   }
 
+  // A status badge drawn as the `status_badge` template tag draws it (colours and words from the
+  // page's "status-badges" JSON, rendered by the `status_badges` tag).
+  let badges = null;
+  function badge(el, status) {
+    if (!el) return;
+    if (badges === null) {
+      const data = document.getElementById("status-badges");
+      badges = data ? JSON.parse(data.textContent) : {};
+    }
+    const style = badges[status] || { colour: "secondary", word: status };
+    el.className = `badge text-bg-${style.colour}`;
+    el.dataset.status = status;
+    el.textContent = style.word;
+  }
+
+  // Times as the `when` template filter writes them: local time, YYYY-MM-DD HH:MM.
+  function time(iso) {
+    const d = new Date(iso);
+    if (Number.isNaN(d.getTime())) return "";
+    const p = (n) => String(n).padStart(2, "0");
+    return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}`;
+  }
+
   window.MaskPortal = {
     on(type, fn) { (handlers[type] = handlers[type] || []).push(fn); },
     send(obj) { if (socket && socket.readyState === 1) socket.send(JSON.stringify(obj)); },
     toast,
+    badge,
+    time,
   };
   MaskPortal.on("alert", (msg) => toast(msg.text, msg.level));
   connect();

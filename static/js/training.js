@@ -34,7 +34,7 @@
   function show(state) {
     const pct = Math.round((state.progress || 0) * 100);
     document.getElementById("job-bar").style.width = `${pct}%`;
-    document.getElementById("job-status").textContent = state.status;
+    MaskPortal.badge(document.getElementById("job-status"), state.status);
     if (finished.includes(state.status) && root.dataset.active === "1") {
       root.dataset.active = "0";
       setTimeout(() => location.reload(), 300);
