@@ -41,8 +41,12 @@ browser:
 test: setup browser
 	DJANGO_SETTINGS_MODULE=maskportal.settings.test $(BIN)/pytest $(PYTEST_ARGS)
 
+# ruff (lint and format), the import contracts in pyproject.toml, and mypy on the engine and services.
 lint: setup
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	$(BIN)/mypy detection/engine training/ml detection/services training/services accounts/services.py maskportal
 
 bench: setup
 	@for script in benchmarks/[!_]*.py; do [ "$$script" = benchmarks/report.py ] && continue; \
@@ -50,8 +54,8 @@ bench: setup
 	$(MAKE) bench-report
 
 # docs/benchmarks.md from benchmarks/reports/*.json (figures are never typed by hand).
-bench-report:
-	$(PYTHON) benchmarks/report.py
+bench-report: setup
+	$(BIN)/python benchmarks/report.py
 
 clean:
 	rm -rf var/test var/staticfiles
