@@ -20,7 +20,6 @@ from detection.engine.classifier import DEFAULT_MODEL, MaskClassifier
 from detection.engine.detectors import DetectorConfig, FaceDetector, create_detector
 from detection.engine.detectors.base import check_rgb
 from detection.engine.gallery import Gallery, Match
-from detection.engine.imageio import DEFAULT_MAX_PIXELS, decode_image
 from detection.engine.masking import draw_mask
 from detection.engine.recognizers import FaceRecognizer, create_recognizer
 from detection.engine.refine import RETINAFACE_BOX_REGRESSION, ConfirmConfig, confirm, landmark_box, needs_confirmation
@@ -333,21 +332,6 @@ class Pipeline:
             },
         )
 
-    def analyze_source(
-        self,
-        source: bytes | str | PathLike[str],
-        *,
-        recognize: bool = True,
-        max_pixels: int = DEFAULT_MAX_PIXELS,
-    ) -> Analysis:
-        """Decode bytes or a file (raising `ImageDecodeError` when bad) and analyse it, timing both."""
-        start = time.perf_counter()
-        image = decode_image(source, max_pixels=max_pixels)
-        decode_ms = (time.perf_counter() - start) * 1000
-        analysis = self.analyze(image, recognize=recognize)
-        analysis.add_decode_time(decode_ms)
-        return analysis
-
 
 _shared: dict[str, Pipeline] = {}
 _shared_lock = threading.Lock()
@@ -359,19 +343,3 @@ def get_pipeline(mode: str = "accurate") -> Pipeline:
         if mode not in _shared:
             _shared[mode] = Pipeline(PipelineConfig.preset(mode))
         return _shared[mode]
-
-
-def reload_shared(classifier_path: str | PathLike[str] | None = None) -> None:
-    """Swap the classifier of every shared pipeline (after a model promotion)."""
-    with _shared_lock:
-        pipelines = list(_shared.values())
-    for pipeline in pipelines:
-        pipeline.reload(classifier_path)
-
-
-def set_shared_gallery(gallery: Gallery | None) -> None:
-    """Give every shared pipeline the same gallery (after an enrolment change)."""
-    with _shared_lock:
-        pipelines = list(_shared.values())
-    for pipeline in pipelines:
-        pipeline.set_gallery(gallery)

@@ -47,7 +47,3 @@ def review_face(
             face_reviewed.send(sender=DetectedFace, face=face)
     logger.info("face %s reviewed by %s: %s", face.pk, user, face.review_state)
     return face
-
-
-def effective_person(face: DetectedFace) -> Person | None:
-    return face.person if face.review_state == DetectedFace.Review.PENDING else face.corrected_person

@@ -308,14 +308,6 @@ def count_images(root: Path) -> int:
 # --- what training reads ----------------------------------------------------------------
 
 
-def labelled_images(until=None):
-    """The pool as training sees it (optionally only what arrived before `until`)."""
-    rows = TrainingImage.objects.all()
-    if until is not None:
-        rows = rows.filter(created_at__lte=until)
-    return rows.order_by("id")
-
-
 def new_images_since(moment) -> int:
     """Labelled images that arrived after `moment` (None: the whole pool)."""
     rows = TrainingImage.objects.all()
