@@ -126,6 +126,9 @@ class AuditListView(AdminRequiredMixin, ListView):
         kind = self.request.GET.get("kind")
         if kind:
             events = events.filter(kind=kind)
+        query = self.request.GET.get("q", "").strip()
+        if query:
+            events = events.filter(Q(username__icontains=query) | Q(object_repr__icontains=query))
         return events
 
     def get_context_data(self, **kwargs):

@@ -54,13 +54,14 @@ def photos(count: int) -> list[bytes]:
 
 def enrol_astronaut(mode: str = "fast") -> None:
     """One registered person, so recognition really runs (recognition on, as in the target)."""
-    from detection.models import FaceSample, Person
+    from detection.models import ConsentRecord, FaceSample, LawfulBasis, Person
     from detection.services.engine import pipeline
     from detection.services.gallery import registry_changed
     from tests.photos import face_photo
 
     engine = pipeline(mode)
-    person = Person.objects.create(display_name="Eileen Collins")
+    consent = ConsentRecord.objects.create(lawful_basis=LawfulBasis.CONSENT, note="Benchmark fixture")
+    person = Person.objects.create(display_name="Eileen Collins", consent=consent)
     FaceSample.objects.create(person=person, embedding=engine.embed(face_photo()).astype("<f4").tobytes(),
                               embedding_model=engine.config.recognizer)  # fmt: skip
     registry_changed()

@@ -13,8 +13,7 @@ from detection.models import (
     Person,
     PlatformSettings,
 )
-from detection.services import registry
-from detection.services.gallery import registry_changed
+from detection.services import registry, subjects
 
 
 class FaceSampleInline(admin.TabularInline):
@@ -28,22 +27,25 @@ class FaceSampleInline(admin.TabularInline):
 
 @admin.register(Person)
 class PersonAdmin(admin.ModelAdmin):
-    list_display = ["display_name", "employee_code", "active", "consent_at", "created_at"]
+    list_display = ["display_name", "employee_code", "active", "consent", "created_at"]
     list_filter = ["active"]
     search_fields = ["display_name", "employee_code"]
-    readonly_fields = ["consent_at", "consent_by", "created_at", "updated_at"]
+    readonly_fields = ["active", "consent", "consent_withdrawn_at", "erasure_due_at", "created_at", "updated_at"]
     inlines = [FaceSampleInline]
 
+    def has_add_permission(self, request):
+        return False  # people are registered in the app, where their lawful basis is recorded
+
     def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        registry_changed()
+        fields = {name: form.cleaned_data[name] for name in registry.EDITABLE_FIELDS if name in form.changed_data}
+        registry.update_person(Person.objects.get(pk=obj.pk), user=request.user, **fields)
 
     def delete_model(self, request, obj):
-        registry.delete_person(obj, user=request.user)
+        subjects.erase_person(obj, user=request.user)
 
     def delete_queryset(self, request, queryset):
         for person in queryset:
-            registry.delete_person(person, user=request.user)
+            subjects.erase_person(person, user=request.user)
 
 
 @admin.register(FaceSample)
@@ -76,4 +78,15 @@ admin.site.register(DetectionLog)
 admin.site.register(DetectedFace)
 admin.site.register(BatchJob)
 admin.site.register(AlertWebhook)
-admin.site.register(PlatformSettings)
+@admin.register(PlatformSettings)
+class PlatformSettingsAdmin(admin.ModelAdmin):
+    """Read-only here: the settings page validates and audits every change."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

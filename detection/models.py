@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 
 class MaskLabel(models.TextChoices):
@@ -33,14 +34,49 @@ class Camera(models.Model):
         return self.name
 
 
+class LawfulBasis(models.TextChoices):
+    """Why the platform may hold a person's biometric data (GDPR art. 9(2); BIPA asks for consent)."""
+
+    CONSENT = "consent", "Explicit consent of the person"
+    EMPLOYMENT = "employment", "Obligations of employment or social-protection law"
+    PUBLIC_INTEREST = "public_interest", "Substantial public interest set out in law"
+    VITAL_INTERESTS = "vital_interests", "Vital interests of the person"
+    OTHER = "other", "Another basis (described in the note)"
+
+
+class ConsentRecord(models.Model):
+    """One declaration of the lawful basis and consent: who recorded it, when, and the evidence.
+
+    A bulk import records one declaration and links every person it registers to it.
+    """
+
+    lawful_basis = models.CharField(max_length=32, choices=LawfulBasis.choices)
+    note = models.TextField(blank=True, help_text="Where the signed form is kept, its reference, or other details.")
+    document = models.FileField(upload_to="consent/", blank=True, help_text="A scan of the signed consent form.")
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    recorded_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-recorded_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_lawful_basis_display()} ({self.recorded_at:%Y-%m-%d})"
+
+
 class Person(models.Model):
     display_name = models.CharField(max_length=150)
     employee_code = models.CharField(max_length=64, unique=True, null=True, blank=True)
     notes = models.TextField(blank=True)
     active = models.BooleanField(default=True)
-    consent_at = models.DateTimeField(null=True, blank=True)
-    consent_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    consent = models.ForeignKey(
+        ConsentRecord, null=True, blank=True, on_delete=models.SET_NULL, related_name="people",
+        help_text="The lawful basis and consent on record; none: not recognised while consent is required.",
+    )  # fmt: skip
+    consent_withdrawn_at = models.DateTimeField(null=True, blank=True)
+    erasure_due_at = models.DateTimeField(
+        null=True, blank=True, db_index=True, help_text="When consent was withdrawn: erased automatically then."
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -118,6 +154,10 @@ class FaceImport(CountedJob):
     allow_largest = models.BooleanField(default=False)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     report = models.JSONField(default=list, blank=True, help_text="One {file, person, status, reason} per file.")
+    consent = models.ForeignKey(
+        ConsentRecord, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        help_text="The one declaration applied to every person the import registers.",
+    )  # fmt: skip
 
 
 class BatchJob(CountedJob):
@@ -238,6 +278,16 @@ class AlertWebhook(models.Model):
         return f"webhook {self.name}"
 
 
+class PrivacyMode(models.TextChoices):
+    """What a source keeps of each analysed image (on top of `store_images`)."""
+
+    WHOLE = "whole", "Whole image"
+    BLUR = "blur", "Blur every face that is not a recognised registered person"
+    PIXELATE = "pixelate", "Pixelate every face that is not a recognised registered person"
+    VIOLATIONS = "violations", "Only face crops of people without a mask"
+    NOTHING = "nothing", "Nothing"
+
+
 class PlatformSettings(models.Model):
     """Settings an Admin changes from the app; a single row (see `current()`)."""
 
@@ -249,6 +299,30 @@ class PlatformSettings(models.Model):
     recognition_threshold = models.FloatField(null=True, blank=True, help_text="Blank: the engine's tuned default.")
     store_images = models.CharField(max_length=16, choices=StoreImages.choices, default=StoreImages.DOWNSCALED)
     image_retention_days = models.PositiveIntegerField(default=30, help_text="0 keeps images forever.")
+    privacy_uploads = models.CharField(
+        "Privacy mode: uploads and API", max_length=16, choices=PrivacyMode.choices, default=PrivacyMode.WHOLE
+    )
+    privacy_batches = models.CharField(
+        "Privacy mode: batches", max_length=16, choices=PrivacyMode.choices, default=PrivacyMode.WHOLE
+    )
+    privacy_cameras = models.CharField(
+        "Privacy mode: cameras", max_length=16, choices=PrivacyMode.choices, default=PrivacyMode.WHOLE
+    )
+    require_consent = models.BooleanField(
+        "Require a lawful basis before recognition",
+        default=True,
+        help_text="People without a recorded lawful basis and consent are never recognised.",
+    )
+    erasure_grace_days = models.PositiveIntegerField(
+        "Erasure after withdrawal (days)",
+        default=30,
+        help_text="Days between a withdrawal of consent and the automatic erasure of the person (0: the next run).",
+    )
+    audit_retention_days = models.PositiveIntegerField(
+        "Audit trail retention (days)",
+        default=2190,
+        help_text="Audit events older than this are removed (0 keeps them forever); at least the image retention.",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     @classmethod

@@ -30,6 +30,16 @@ urlpatterns: list = [
     path("people/<int:pk>/", registry_views.PersonDetailView.as_view(), name="person_detail"),
     path("people/<int:pk>/active/", registry_views.PersonDeactivateView.as_view(), name="person_deactivate"),
     path("people/<int:pk>/delete/", registry_views.PersonDeleteView.as_view(), name="person_delete"),
+    # --- consent, subject access and erasure (issue 18) ---
+    path("people/<int:pk>/edit/", registry_views.PersonUpdateView.as_view(), name="person_edit"),
+    path("people/<int:pk>/consent/", registry_views.PersonConsentView.as_view(), name="person_consent"),
+    path(
+        "people/<int:pk>/consent/document/",
+        registry_views.PersonConsentDocumentView.as_view(),
+        name="person_consent_document",
+    ),
+    path("people/<int:pk>/withdraw/", registry_views.PersonWithdrawView.as_view(), name="person_withdraw"),
+    path("people/<int:pk>/export.zip", registry_views.PersonExportView.as_view(), name="person_export"),
     path("samples/<int:pk>/image.jpg", registry_views.SampleImageView.as_view(), name="sample_image"),
     path("samples/<int:pk>/delete/", registry_views.SampleDeleteView.as_view(), name="sample_delete"),
     path("faces/<int:pk>/promote/", registry_views.FacePromoteView.as_view(), name="face_promote"),

@@ -32,3 +32,21 @@ class UserFactory(factory.django.DjangoModelFactory):
 
 class AdminFactory(UserFactory):
     role_name = _role(ADMIN)
+
+
+class ConsentRecordFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "detection.ConsentRecord"
+
+    lawful_basis = "consent"
+    note = "Signed form in the HR file"
+
+
+class PersonFactory(factory.django.DjangoModelFactory):
+    """A registered person with a lawful basis on record (recognisable under the default settings)."""
+
+    class Meta:
+        model = "detection.Person"
+
+    display_name = factory.Sequence(lambda n: f"Person {n}")
+    consent = factory.SubFactory(ConsentRecordFactory)

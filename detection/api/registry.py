@@ -2,12 +2,15 @@
 
 `/people/` are the subjects, `/people/{id}/faces/` their example photos, `/recognize/` names the
 faces of a photo. Everyone signed in reads (Staff can see identities); only the Admin role writes.
+`/people/{id}/consent/`, `/withdraw/` and `/export/` record consent, its withdrawal and make the
+subject access export; deleting a person erases them (services.subjects).
 """
 
 from __future__ import annotations
 
 from django.conf import settings
 from django.db.models import Count, Q
+from django.http import FileResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status, viewsets
@@ -17,26 +20,66 @@ from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.permissions import IsAdminOrReadOnly
-from detection.models import FaceSample, Person
-from detection.services import registry
+from accounts.permissions import IsAdminOrReadOnly, IsAdminRole
+from detection.models import ConsentRecord, FaceSample, LawfulBasis, Person
+from detection.services import consent as consent_service
+from detection.services import registry, subjects
+from detection.services.consent import ConsentError, Declaration
 from detection.services.enrolment import EnrolmentRejected, decode
 from detection.services.gallery import recognise
 
 
+class ConsentRecordSerializer(serializers.ModelSerializer):
+    recorded_by = serializers.CharField(source="recorded_by.username", default=None, read_only=True)
+    document = serializers.SerializerMethodField(help_text="Whether a consent document is stored.")
+
+    class Meta:
+        model = ConsentRecord
+        fields = ["lawful_basis", "note", "document", "recorded_by", "recorded_at"]
+
+    def get_document(self, record: ConsentRecord) -> bool:
+        return bool(record.document)
+
+
+class DeclarationSerializer(serializers.Serializer):
+    lawful_basis = serializers.ChoiceField(choices=LawfulBasis.choices, help_text="Why the face may be held.")
+    consent_note = serializers.CharField(required=False, allow_blank=True, default="")
+    consent_document = serializers.FileField(required=False, help_text="The signed form: PDF, PNG or JPEG.")
+
+    def declaration(self) -> Declaration:
+        data = self.validated_data
+        return Declaration(data["lawful_basis"], data.get("consent_note", ""), data.get("consent_document"))
+
+
 class PersonSerializer(serializers.ModelSerializer):
-    consent = serializers.BooleanField(
-        write_only=True, required=False, default=False, help_text="Record the person's consent now, by you."
-    )
+    lawful_basis = serializers.ChoiceField(
+        choices=LawfulBasis.choices, write_only=True, required=False,
+        help_text="On creation: the lawful basis of registering the person, recorded by you (required while "
+        "the platform requires consent). Later changes go through /consent/.",
+    )  # fmt: skip
+    consent_note = serializers.CharField(write_only=True, required=False, allow_blank=True, default="")
+    consent = ConsentRecordSerializer(read_only=True)
     sample_count = serializers.IntegerField(read_only=True, help_text="Photos enrolled (masked variants not counted).")
 
     class Meta:
         model = Person
         fields = [
-            "id", "display_name", "employee_code", "notes", "active", "consent", "consent_at", "sample_count",
-            "created_at", "updated_at",
+            "id", "display_name", "employee_code", "notes", "active", "lawful_basis", "consent_note", "consent",
+            "consent_withdrawn_at", "erasure_due_at", "sample_count", "created_at", "updated_at",
         ]  # fmt: skip
-        read_only_fields = ["consent_at", "created_at", "updated_at"]
+        read_only_fields = ["consent_withdrawn_at", "erasure_due_at", "created_at", "updated_at"]
+
+    def validate(self, attrs):
+        if self.instance is None:
+            basis = attrs.get("lawful_basis")
+            declaration = Declaration(basis, attrs.get("consent_note", "")) if basis else None
+            try:
+                consent_service.check_declared(declaration)
+            except ConsentError as exc:
+                raise serializers.ValidationError({"lawful_basis": [str(exc)]}) from exc
+        elif "lawful_basis" in attrs:
+            raise serializers.ValidationError({"lawful_basis": ["Record a new lawful basis with POST .../consent/."]})
+        return attrs
 
 
 class FaceSampleSerializer(serializers.ModelSerializer):
@@ -121,31 +164,79 @@ class PersonViewSet(viewsets.ModelViewSet):
     parser_classes = [JSONParser, MultiPartParser, FormParser]
 
     def get_queryset(self):
-        return Person.objects.annotate(sample_count=Count("samples", filter=Q(samples__synthetic_mask=False))).order_by(
-            "display_name", "pk"
+        return (
+            Person.objects.select_related("consent__recorded_by")
+            .annotate(sample_count=Count("samples", filter=Q(samples__synthetic_mask=False)))
+            .order_by("display_name", "pk")
         )
 
     def perform_create(self, serializer):
         data = serializer.validated_data
+        basis = data.get("lawful_basis")
         serializer.instance = registry.create_person(
             display_name=data["display_name"],
             employee_code=data.get("employee_code"),
             notes=data.get("notes", ""),
-            consent=data.get("consent", False),
+            consent=Declaration(basis, data.get("consent_note", "")) if basis else None,
             user=self.request.user,
+            source="api",
         )
         serializer.instance.sample_count = 0
 
     def perform_update(self, serializer):
         data = dict(serializer.validated_data)
         active = data.pop("active", serializer.instance.active)
-        if data.pop("consent", False) and serializer.instance.consent_at is None:
-            registry.record_consent(serializer.instance, user=self.request.user)
-        serializer.save(**data)
-        registry.set_active(serializer.instance, active, user=self.request.user)
+        data.pop("consent_note", None)
+        registry.update_person(serializer.instance, user=self.request.user, **data)
+        try:
+            registry.set_active(serializer.instance, active, user=self.request.user)
+        except ConsentError as exc:
+            raise serializers.ValidationError({"active": [str(exc)]}) from exc
 
     def perform_destroy(self, instance):
-        registry.delete_person(instance, user=self.request.user)
+        subjects.erase_person(instance, user=self.request.user)
+
+    @extend_schema(
+        summary="Record the person's lawful basis and consent (multipart to attach the signed form)",
+        request={"multipart/form-data": DeclarationSerializer, "application/json": DeclarationSerializer},
+        responses={200: PersonSerializer},
+    )
+    @action(detail=True, methods=["post"], permission_classes=[IsAdminRole])
+    def consent(self, request, pk=None):
+        person = self.get_object()
+        form = DeclarationSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        try:
+            consent_service.record_consent(person, form.declaration(), user=request.user)
+        except ConsentError as exc:
+            raise serializers.ValidationError({"consent_document": [str(exc)]}) from exc
+        return Response(self.get_serializer(self.get_queryset().get(pk=person.pk)).data)
+
+    @extend_schema(
+        summary="The person withdrew consent: deactivate them and schedule their erasure",
+        request=inline_serializer("Withdrawal", {"note": serializers.CharField(required=False)}),
+        responses={200: PersonSerializer},
+    )
+    @action(detail=True, methods=["post"], permission_classes=[IsAdminRole])
+    def withdraw(self, request, pk=None):
+        person = self.get_object()
+        try:
+            consent_service.withdraw_consent(person, user=request.user, note=str(request.data.get("note", ""))[:1000])
+        except ConsentError as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        return Response(self.get_serializer(self.get_queryset().get(pk=person.pk)).data)
+
+    @extend_schema(
+        summary="Subject access export: everything held about the person, as a ZIP",
+        responses={(200, "application/zip"): OpenApiResponse(description="The ZIP archive with manifest.json")},
+    )
+    @action(detail=True, methods=["get"], permission_classes=[IsAdminRole])
+    def export(self, request, pk=None):
+        person = self.get_object()
+        archive = subjects.export_subject(person, user=request.user)
+        return FileResponse(
+            archive, as_attachment=True, filename=subjects.export_filename(person), content_type="application/zip"
+        )
 
     @extend_schema(
         methods=["GET"], summary="List a person's face photos (examples)", responses=FaceSampleSerializer(many=True)

@@ -33,7 +33,8 @@ from detection.engine.crops import crop_face
 from detection.engine.imageio import decode_image
 from detection.engine.pipeline import Analysis
 from detection.engine.types import WITH_MASK
-from detection.models import Camera, DetectedFace, DetectionLog, MaskLabel, Person, PlatformSettings
+from detection.models import Camera, DetectedFace, DetectionLog, MaskLabel, Person, PlatformSettings, PrivacyMode
+from detection.services import privacy
 from detection.services.engine import active_model, pipeline
 from maskportal import realtime
 
@@ -277,11 +278,14 @@ def prepare_log(
         model_version=_recent("model_label", lambda: active_model()[1]),
         mode=mode or settings.ENGINE_UPLOAD_MODE,
     )
-    stored = _stored_image(image, data, store_mode)
+    kept = _privacy_plan(image, analysis, people, source, store_mode, mode)
+    stored = None
+    if kept.image is not None:
+        stored = _stored_image(kept.image, None if kept.redacted else data, store_mode)
     if stored is not None:
         save_file(log.image, f"{source}.{stored[1]}", stored[0])
     faces = []
-    for result in analysis.faces:
+    for index, result in enumerate(analysis.faces):
         face = DetectedFace(
             x1=result.box[0], y1=result.box[1], x2=result.box[2], y2=result.box[3],
             score=float(result.score),
@@ -290,8 +294,8 @@ def prepare_log(
             person=people.get(result.identity or ""),
             distance=result.distance,
         )  # fmt: skip
-        if stored is not None:
-            save_file(face.crop, "face.jpg", encode_jpeg(crop_face(image, result.box, CROP_SIDE)))
+        if index in kept.crops:
+            save_file(face.crop, "face.jpg", encode_jpeg(crop_face(kept.crop_source, result.box, CROP_SIDE)))
         faces.append(face)
     log.face_count = len(faces)
     log.masked_count = sum(f.mask_label == MaskLabel.WITH_MASK for f in faces)
@@ -302,6 +306,43 @@ def prepare_log(
     log.analysis = analysis
     log.detected_faces = faces  # also what the dashboard message shows, without a query
     return log
+
+
+def _privacy_plan(
+    image: np.ndarray, analysis: Analysis, people: dict[str, Person], source: str, store_mode: str, mode: str | None
+) -> privacy.StoragePlan:
+    """What the source's privacy mode keeps of the image (nothing when images are not stored)."""
+    if store_mode == PlatformSettings.StoreImages.NONE:
+        return privacy.plan(image, [], PrivacyMode.NOTHING)
+    privacy_mode = _recent(f"privacy:{source}", lambda: privacy.mode_for(source))
+    faces = [
+        privacy.StoredFace(
+            box=_union(result.box, result.detection.box),
+            recognised=people.get(result.identity or "") is not None,
+            unmasked=result.mask != WITH_MASK,
+        )
+        for result in analysis.faces
+    ]
+    other_faces = None
+    if source in privacy.PARTIAL_SOURCES:
+
+        def other_faces():
+            return [d.box for d in _detect(image, mode)]
+
+    return privacy.plan(image, faces, privacy_mode, other_faces=other_faces)
+
+
+def _union(a, b) -> tuple[float, float, float, float]:
+    """The reported box and the detector's together: the face, forehead and chin included."""
+    return (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
+
+
+def _detect(image: np.ndarray, mode: str | None):
+    """Every face the engine finds in an image, on the engine's threads (see `analyse`)."""
+    engine = pipeline(mode)
+    if threading.current_thread() is threading.main_thread():
+        return engine.detect(image)
+    return _engine_pool().submit(engine.detect, image).result()
 
 
 def write_logs(logs: list[DetectionLog]) -> None:

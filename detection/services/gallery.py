@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from django.db.models import QuerySet
 
 from detection.engine.gallery import Gallery
 from detection.engine.pipeline import Pipeline
@@ -53,17 +54,26 @@ def add_samples(
     return row_names
 
 
+def recognisable(people: QuerySet[Person]) -> QuerySet[Person]:
+    """The people the gallery may match: active, and with a lawful basis on record and not
+    withdrawn while the platform requires one (the default)."""
+    people = people.filter(active=True)
+    if PlatformSettings.current().require_consent:
+        people = people.filter(consent__isnull=False, consent_withdrawn_at__isnull=True)
+    return people
+
+
 def build_gallery(target: Pipeline) -> Gallery:
-    """Every active person's samples embedded by the pipeline's recognizer; names are person ids.
+    """Every recognisable person's samples embedded by the pipeline's recognizer; names are person ids.
 
     Synthetic-mask variants are flagged so they match only within the stricter variant threshold.
     """
     threshold, variant_threshold = thresholds(target)
     gallery = target.new_gallery(threshold=threshold, variant_threshold=variant_threshold)
     rows = list(
-        FaceSample.objects.filter(person__active=True, embedding_model=gallery.recognizer).values_list(
-            "person_id", "embedding", "variant_of_id"
-        )
+        FaceSample.objects.filter(
+            person__in=recognisable(Person.objects.all()), embedding_model=gallery.recognizer
+        ).values_list("person_id", "embedding", "variant_of_id")
     )
     if rows:
         add_samples(

@@ -2,7 +2,9 @@
 
 The folder name is the person (underscores read as spaces; an existing person of that name gets
 the photos). Every file gets a line in the report: accepted, or rejected with the reason. The
-uploaded archive is deleted when the import ends, so no copy of the photos stays behind.
+uploaded archive is deleted when the import ends, so no copy of the photos stays behind. One
+lawful-basis declaration, made when the import starts, is applied to every person it registers
+(and to people it adds photos to who had none).
 """
 
 from __future__ import annotations
@@ -20,7 +22,12 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.audit import record
+from accounts.models import AuditEvent
 from detection.models import FaceImport, FaceSample, Person
+from detection.services import consent as consent_service
+from detection.services import registry
+from detection.services.consent import Declaration
 from detection.services.enrolment import EnrolmentRejected, enrol
 from detection.services.gallery import registry_changed
 from maskportal.enqueue import enqueue
@@ -45,8 +52,11 @@ def _skipped(parts: tuple[str, ...]) -> bool:
     return any(p.startswith(".") or p == "__MACOSX" for p in parts)
 
 
-def start_zip_import(owner, upload: UploadedFile, *, allow_largest: bool = False) -> FaceImport:
+def start_zip_import(
+    owner, upload: UploadedFile, *, allow_largest: bool = False, consent: Declaration | None = None
+) -> FaceImport:
     """Check the upload is a ZIP within the limits, store it and queue the import."""
+    consent_service.check_declared(consent)
     if upload.size > settings.MAX_UPLOAD_BYTES * 10:
         raise ImportRefused(f"The archive is larger than {settings.MAX_UPLOAD_BYTES * 10 // 2**20} MB.")
     if not zipfile.is_zipfile(upload):
@@ -59,25 +69,39 @@ def start_zip_import(owner, upload: UploadedFile, *, allow_largest: bool = False
     upload.seek(0)
     job = FaceImport(owner=owner, source_name=upload.name or "upload.zip", allow_largest=allow_largest)
     job.archive.save(f"{owner.pk}-{int(time.time())}.zip", upload, save=False)
-    job.save()
-    return _queue(job)
+    try:
+        return _queue(job, consent)
+    except Exception:
+        job.archive.delete(save=False)
+        raise
 
 
-def start_folder_import(owner, folder: str, *, allow_largest: bool = False) -> FaceImport:
+def start_folder_import(
+    owner, folder: str, *, allow_largest: bool = False, consent: Declaration | None = None
+) -> FaceImport:
     """Queue the import of a folder below `import_root()`."""
+    consent_service.check_declared(consent)
     root = import_root()
     path = (root / folder).resolve()
     if not path.is_relative_to(root):
         raise ImportRefused(f"Only folders below {root} can be imported.")
     if not path.is_dir():
         raise ImportRefused(f"{path} is not a folder.")
-    job = FaceImport.objects.create(
+    job = FaceImport(
         owner=owner, folder=str(path), source_name=str(path.relative_to(root)) or ".", allow_largest=allow_largest
     )
-    return _queue(job)
+    return _queue(job, consent)
 
 
-def _queue(job: FaceImport) -> FaceImport:
+@transaction.atomic
+def _queue(job: FaceImport, consent: Declaration | None) -> FaceImport:
+    job.consent = consent_service.new_record(consent, user=job.owner) if consent is not None else None
+    job.save()
+    record(
+        AuditEvent.Kind.IMPORT_RUN, obj=job, object_repr=job.source_name, actor=job.owner,
+        lawful_basis=job.consent.get_lawful_basis_display() if job.consent else None,
+        allow_largest=job.allow_largest,
+    )  # fmt: skip
     transaction.on_commit(lambda: enqueue(IMPORT_TASK, job.pk))
     return job
 
@@ -137,8 +161,16 @@ def _import_one(job: FaceImport, folder: str | None, read: Callable[[], bytes], 
     with transaction.atomic():  # a new person exists only once a photo of them is accepted
         person = people.get(name) or Person.objects.filter(display_name__iexact=name).first()
         if person is None:
-            person = Person.objects.create(display_name=name, notes=f"Imported from {job.source_name}")
-        enrol(person, data, source=FaceSample.Source.IMPORT, allow_largest=job.allow_largest, notify=False)
+            person = registry.create_person(
+                display_name=name, notes=f"Imported from {job.source_name}", consent=job.consent, user=job.owner,
+                source="import",
+            )  # fmt: skip
+        elif person.consent is None and job.consent is not None:
+            person.consent = job.consent
+            person.save(update_fields=["consent", "updated_at"])
+            consent_service.audit_consent(person, job.consent, source="import")
+        sample = enrol(person, data, source=FaceSample.Source.IMPORT, allow_largest=job.allow_largest, notify=False)
+        record(AuditEvent.Kind.PHOTO_ADDED, obj=person, actor=job.owner, photo=sample.pk, source=sample.source)
     people[name] = person
     return person
 

@@ -12,6 +12,8 @@ import logging
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.audit import record
+from accounts.models import AuditEvent
 from detection.models import DetectedFace, MaskLabel, Person
 from detection.signals import face_reviewed
 
@@ -32,6 +34,7 @@ def review_face(
     if mask_label is not None and mask_label not in MaskLabel.values:
         raise ValueError(f"unknown mask label {mask_label!r}")
     previous_label = face.effective_mask_label
+    previous_person = effective_person(face)
     label = mask_label or face.mask_label
     identity = face.person if person is UNCHANGED else person
     with transaction.atomic():
@@ -43,6 +46,14 @@ def review_face(
         face.reviewed_at = timezone.now()
         face.save(update_fields=["corrected_mask_label", "corrected_person", "review_state", "reviewed_by",
                                  "reviewed_at"])  # fmt: skip
+        record(
+            AuditEvent.Kind.DETECTION_CORRECTED, obj=face, object_repr=f"Face {face.pk} of detection {face.log_id}",
+            actor=user, review=face.get_review_state_display(),
+            changes={
+                "Mask": [MaskLabel(previous_label).label, MaskLabel(face.effective_mask_label).label],
+                "Person": [str(previous_person or "unknown"), str(identity or "unknown")],
+            },
+        )  # fmt: skip
         if face.corrected_mask_label or previous_label != face.effective_mask_label:
             face_reviewed.send(sender=DetectedFace, face=face)
     logger.info("face %s reviewed by %s: %s", face.pk, user, face.review_state)

@@ -16,6 +16,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 from django.views.generic import DetailView, ListView
 
+from accounts.audit import record
+from accounts.models import AuditEvent
 from accounts.permissions import PermissionRequired as Perm
 from detection.engine.imageio import ImageDecodeError
 from detection.engine.pipeline import MODES
@@ -131,6 +133,10 @@ class LogExportView(Perm, View):
                         f.corrected_person.display_name if f.corrected_person else "", f.review_state,
                     ])  # fmt: skip
 
+        record(
+            AuditEvent.Kind.CSV_EXPORTED, object_repr="Detection log",
+            filters={k: v for k, v in request.GET.items() if v}, rows=logs.count(),
+        )  # fmt: skip
         response = StreamingHttpResponse(rows(), content_type="text/csv")
         response["Content-Disposition"] = 'attachment; filename="detections.csv"'
         return response

@@ -9,7 +9,6 @@ from django.contrib import messages
 from django.urls import reverse_lazy
 from django.views.generic import CreateView, DeleteView, DetailView, ListView, TemplateView, UpdateView
 
-from accounts.audit import record
 from accounts.permissions import AdminRequiredMixin, PermissionRequired
 from detection.models import AlertWebhook, Camera
 from detection.services.alerts import SIGNATURE_HEADER
@@ -83,46 +82,36 @@ class CameraForm(BootstrapForm):
         return data
 
 
-class AuditedFormMixin:
-    """Admin changes leave an audit row and a message."""
-
-    audit_kind = ""
+class SavedMessageMixin:
+    """A message after a save (the audit event comes from detection.signals, for API changes too)."""
 
     def form_valid(self, form):
         response = super().form_valid(form)
-        record(self.audit_kind, request=self.request, object=str(self.object), id=self.object.pk)
         messages.success(self.request, f"Saved {self.object}.")
         return response
 
 
-class CameraCreateView(AdminRequiredMixin, AuditedFormMixin, CreateView):
+class CameraCreateView(AdminRequiredMixin, SavedMessageMixin, CreateView):
     model = Camera
     form_class = CameraForm
     template_name = "detection/camera_form.html"
     success_url = reverse_lazy("detection:camera_list")
-    audit_kind = "camera_saved"
 
 
 class CameraUpdateView(CameraCreateView, UpdateView):
     pass
 
 
-class AuditedDeleteMixin:
-    """Admin deletions leave an audit row and a message, like saves."""
-
-    audit_kind = ""
-
+class DeletedMessageMixin:
     def form_valid(self, form):
-        record(self.audit_kind, request=self.request, object=str(self.object), id=self.object.pk)
         messages.success(self.request, f"Deleted {self.object}.")
         return super().form_valid(form)
 
 
-class CameraDeleteView(AdminRequiredMixin, AuditedDeleteMixin, DeleteView):
+class CameraDeleteView(AdminRequiredMixin, DeletedMessageMixin, DeleteView):
     model = Camera
     template_name = "detection/camera_confirm_delete.html"
     success_url = reverse_lazy("detection:camera_list")
-    audit_kind = "camera_deleted"
 
 
 class WebhookForm(BootstrapForm):
@@ -146,20 +135,18 @@ class WebhookListView(AdminRequiredMixin, ListView):
     extra_context = {"signature_header": SIGNATURE_HEADER}
 
 
-class WebhookCreateView(AdminRequiredMixin, AuditedFormMixin, CreateView):
+class WebhookCreateView(AdminRequiredMixin, SavedMessageMixin, CreateView):
     model = AlertWebhook
     form_class = WebhookForm
     template_name = "detection/camera_webhook_form.html"
     success_url = reverse_lazy("detection:webhook_list")
-    audit_kind = "webhook_saved"
 
 
 class WebhookUpdateView(WebhookCreateView, UpdateView):
     pass
 
 
-class WebhookDeleteView(AdminRequiredMixin, AuditedDeleteMixin, DeleteView):
+class WebhookDeleteView(AdminRequiredMixin, DeletedMessageMixin, DeleteView):
     model = AlertWebhook
     template_name = "detection/camera_confirm_delete.html"
     success_url = reverse_lazy("detection:webhook_list")
-    audit_kind = "webhook_deleted"

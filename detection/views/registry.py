@@ -1,4 +1,5 @@
-"""Face registry pages for the Admin role: people, their samples, bulk import, promotion of detections."""
+"""Face registry pages for the Admin role: people, their samples, consent, bulk import, promotion of
+detections, subject access export and erasure."""
 
 from __future__ import annotations
 
@@ -13,8 +14,10 @@ from django.views import View
 from django.views.generic import DetailView, FormView, ListView
 
 from accounts.permissions import PermissionRequired
-from detection.models import DetectedFace, FaceImport, FaceSample, Person
-from detection.services import registry
+from detection.models import DetectedFace, FaceImport, FaceSample, LawfulBasis, Person
+from detection.services import consent as consent_service
+from detection.services import registry, subjects
+from detection.services.consent import ConsentError, Declaration
 from detection.services.enrolment import EnrolmentRejected
 from detection.services.registry_import import ImportRefused, import_root, start_folder_import, start_zip_import
 
@@ -23,15 +26,61 @@ class RegistryMixin(PermissionRequired):
     permission_required = "detection.manage_registry"
 
 
-class PersonForm(forms.ModelForm):
-    consent = forms.BooleanField(
-        required=False, label="The person consented to having their face registered (recorded with your name)."
-    )
+class DeclarationForm(forms.Form):
+    """The lawful basis and consent of the people being registered (required while the platform
+    requires consent, or when `basis_required`)."""
+
+    basis_required = False
+
+    lawful_basis = forms.ChoiceField(
+        choices=[("", "— choose —"), *LawfulBasis.choices], required=False, label="Lawful basis",
+        help_text="Why the platform may hold this person's face; recorded with your name and the time.",
+    )  # fmt: skip
+    consent_note = forms.CharField(
+        required=False, label="Consent note", widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Where the signed form is kept, its reference, or the details of another basis.",
+    )  # fmt: skip
+    consent_document = forms.FileField(required=False, label="Signed consent form (PDF, PNG or JPEG, optional)")
+
+    def needs_declaration(self) -> bool:
+        return self.basis_required or consent_service.consent_required()
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("lawful_basis"):
+            if self.needs_declaration():
+                self.add_error("lawful_basis", "Choose the lawful basis: it is required to register a person.")
+            return data
+        try:
+            self.declaration().check()
+        except ConsentError as exc:
+            raise forms.ValidationError(str(exc)) from exc
+        return data
+
+    def declaration(self) -> Declaration | None:
+        data = self.cleaned_data
+        if not data.get("lawful_basis"):
+            return None
+        return Declaration(data["lawful_basis"], data.get("consent_note", ""), data.get("consent_document"))
+
+
+class ConsentForm(DeclarationForm):
+    basis_required = True
+
+
+class PersonForm(DeclarationForm, forms.ModelForm):
     allow_largest = forms.BooleanField(required=False, label="When a photo shows several faces, enrol the largest one.")
 
     class Meta:
         model = Person
         fields = ["display_name", "employee_code", "notes"]
+        widgets = {"notes": forms.Textarea(attrs={"rows": 2})}
+
+
+class PersonEditForm(forms.ModelForm):
+    class Meta:
+        model = Person
+        fields = list(registry.EDITABLE_FIELDS)
         widgets = {"notes": forms.Textarea(attrs={"rows": 2})}
 
 
@@ -62,7 +111,7 @@ class PersonListView(RegistryMixin, ListView):
 
     def get_queryset(self):
         first_crop = FaceSample.objects.filter(person=OuterRef("pk"), synthetic_mask=False).order_by("id")
-        people = Person.objects.annotate(
+        people = Person.objects.select_related("consent").annotate(
             sample_count=Count("samples", filter=Q(samples__synthetic_mask=False)),
             thumbnail_id=Subquery(first_crop.values("id")[:1]),
         ).order_by("display_name", "pk")
@@ -78,13 +127,17 @@ class PersonCreateView(RegistryMixin, FormView):
 
     def form_valid(self, form):
         data = form.cleaned_data
-        person = registry.create_person(
-            display_name=data["display_name"],
-            employee_code=data["employee_code"],
-            notes=data["notes"],
-            consent=data["consent"],
-            user=self.request.user,
-        )
+        try:
+            person = registry.create_person(
+                display_name=data["display_name"],
+                employee_code=data["employee_code"],
+                notes=data["notes"],
+                consent=form.declaration(),
+                user=self.request.user,
+            )
+        except ConsentError as exc:  # the setting changed since the form was checked
+            form.add_error(None, str(exc))
+            return self.form_invalid(form)
         _report(
             self.request,
             registry.add_photos(
@@ -104,6 +157,8 @@ class PersonDetailView(RegistryMixin, DetailView):
         context = super().get_context_data(**kwargs)
         context["samples"] = self.object.samples.filter(synthetic_mask=False).prefetch_related("variants")
         context["photos_form"] = PhotosForm()
+        context["consent_form"] = ConsentForm()
+        context["consent_required"] = consent_service.consent_required()
         return context
 
     def post(self, request, pk):
@@ -143,32 +198,128 @@ class SampleDeleteView(RegistryMixin, View):
         return redirect("detection:person_detail", pk=person_id)
 
 
+class PersonUpdateView(RegistryMixin, FormView):
+    """Edit a person's name, employee code and notes (audited with before and after)."""
+
+    template_name = "detection/person_edit.html"
+    form_class = PersonEditForm
+
+    @cached_property
+    def person(self) -> Person:
+        return get_object_or_404(Person, pk=self.kwargs["pk"])
+
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "instance": self.person}
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(person=self.person, **kwargs)
+
+    def form_valid(self, form):
+        registry.update_person(
+            Person.objects.get(pk=self.person.pk), user=self.request.user,
+            **{name: form.cleaned_data[name] for name in registry.EDITABLE_FIELDS},
+        )  # fmt: skip
+        messages.success(self.request, "Saved.")
+        return redirect("detection:person_detail", pk=self.person.pk)
+
+
 class PersonDeactivateView(RegistryMixin, View):
     """POST active=0 stops recognising the person, active=1 resumes."""
 
     def post(self, request, pk):
         person = get_object_or_404(Person, pk=pk)
         active = request.POST.get("active") == "1"
-        registry.set_active(person, active, user=request.user)
-        messages.success(request, f"{person} is {'active' if active else 'deactivated'}.")
+        try:
+            registry.set_active(person, active, user=request.user)
+        except ConsentError as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, f"{person} is {'active' if active else 'deactivated'}.")
         return redirect("detection:person_detail", pk=pk)
 
 
+class PersonConsentView(RegistryMixin, View):
+    """POST records (or renews) the person's lawful basis and consent, with an optional document."""
+
+    def post(self, request, pk):
+        person = get_object_or_404(Person, pk=pk)
+        form = ConsentForm(request.POST, request.FILES)
+        if not form.is_valid():
+            for errors in form.errors.values():
+                for error in errors:
+                    messages.error(request, f"Consent not recorded: {error}")
+            return redirect("detection:person_detail", pk=pk)
+        consent_service.record_consent(person, form.declaration(), user=request.user)
+        messages.success(request, f"The lawful basis and consent of {person} were recorded.")
+        return redirect("detection:person_detail", pk=pk)
+
+
+class PersonWithdrawView(RegistryMixin, View):
+    """POST: the person withdrew consent; they are deactivated and erased after the grace period."""
+
+    def post(self, request, pk):
+        person = get_object_or_404(Person, pk=pk)
+        try:
+            consent_service.withdraw_consent(person, user=request.user, note=request.POST.get("note", "")[:1000])
+        except ConsentError as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(
+                request, f"{person} is no longer recognised and will be erased on {person.erasure_due_at:%Y-%m-%d}."
+            )
+        return redirect("detection:person_detail", pk=pk)
+
+
+class PersonConsentDocumentView(RegistryMixin, View):
+    def get(self, request, pk):
+        person = get_object_or_404(Person.objects.select_related("consent"), pk=pk)
+        if person.consent is None or not person.consent.document:
+            raise Http404("No consent document is stored for this person.")
+        response = FileResponse(person.consent.document.open("rb"), as_attachment=True)
+        response["Cache-Control"] = "private, no-store"
+        return response
+
+
+class PersonExportView(RegistryMixin, View):
+    """GET downloads the subject access export (ZIP) of the person; the download is audited."""
+
+    def get(self, request, pk):
+        person = get_object_or_404(Person, pk=pk)
+        archive = subjects.export_subject(person, user=request.user)
+        response = FileResponse(
+            archive, as_attachment=True, filename=subjects.export_filename(person), content_type="application/zip"
+        )
+        response["Cache-Control"] = "private, no-store"
+        return response
+
+
 class PersonDeleteView(RegistryMixin, DetailView):
+    """Erasure: everything about the person, including their face in stored detection images."""
+
     model = Person
     template_name = "detection/person_confirm_delete.html"
 
     def post(self, request, pk):
         person = get_object_or_404(Person, pk=pk)
-        name = str(person)
-        registry.delete_person(person, user=request.user)
-        messages.success(request, f"{name} and all their photos, crops and embeddings were erased.")
+        report = subjects.erase_person(person, user=request.user, reason=request.POST.get("reason", "")[:500])
+        messages.success(
+            request,
+            f"The person was erased: {report.photos} photo(s) with their crops and embeddings; their name was "
+            f"removed from {report.detections} detection(s) and their face from {report.images_blurred} stored "
+            "image(s).",
+        )
         return redirect("detection:person_list")
 
 
-class PromoteForm(forms.Form):
+class PromoteForm(DeclarationForm):
     person = forms.ModelChoiceField(Person.objects.all(), required=False, label="Existing person")
     display_name = forms.CharField(max_length=150, required=False, label="…or a new person named")
+
+    field_order = ["person", "display_name", "lawful_basis", "consent_note", "consent_document"]
+
+    def needs_declaration(self) -> bool:
+        # only a new person is registered here; an existing one keeps their record
+        return not self.data.get("person") and super().needs_declaration()
 
     def clean(self):
         data = super().clean()
@@ -199,16 +350,20 @@ class FacePromoteView(RegistryMixin, FormView):
                 self.face,
                 person=form.cleaned_data["person"],
                 display_name=form.cleaned_data["display_name"].strip(),
+                consent=None if form.cleaned_data["person"] else form.declaration(),
                 user=self.request.user,
             )
         except EnrolmentRejected as exc:
             form.add_error(None, exc.message)
             return self.form_invalid(form)
+        except ConsentError as exc:
+            form.add_error(None, str(exc))
+            return self.form_invalid(form)
         messages.success(self.request, "The face was added to the registry.")
         return redirect("detection:person_detail", pk=sample.person_id)
 
 
-class ImportForm(forms.Form):
+class ImportForm(DeclarationForm):
     archive = forms.FileField(required=False, label="ZIP archive", help_text="Laid out person_name/photo.jpg.")
     folder = forms.CharField(required=False, label="…or a folder on the server")
     allow_largest = PersonForm.base_fields["allow_largest"]
@@ -226,19 +381,19 @@ class PersonImportView(RegistryMixin, FormView):
 
     def get_context_data(self, **kwargs):
         return super().get_context_data(
-            import_root=import_root(), recent=FaceImport.objects.filter(owner=self.request.user)[:10], **kwargs
-        )
+            import_root=import_root(), recent=FaceImport.objects.filter(owner=self.request.user)[:10],
+            lawful_bases=LawfulBasis.choices, **kwargs,
+        )  # fmt: skip
 
     def form_valid(self, form):
         data = form.cleaned_data
         try:
+            options = {"allow_largest": data["allow_largest"], "consent": form.declaration()}
             if data["archive"]:
-                job = start_zip_import(self.request.user, data["archive"], allow_largest=data["allow_largest"])
+                job = start_zip_import(self.request.user, data["archive"], **options)
             else:
-                job = start_folder_import(
-                    self.request.user, data["folder"].strip(), allow_largest=data["allow_largest"]
-                )
-        except ImportRefused as exc:
+                job = start_folder_import(self.request.user, data["folder"].strip(), **options)
+        except (ImportRefused, ConsentError) as exc:
             form.add_error(None, str(exc))
             return self.form_invalid(form)
         return HttpResponseRedirect(reverse("detection:person_import_detail", args=[job.pk]))

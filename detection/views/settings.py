@@ -1,4 +1,5 @@
-"""The platform settings page (Admin role): recognition threshold, image storage and retention."""
+"""The platform settings page (Admin role): recognition threshold, image storage, privacy modes,
+consent, and the retention of images and of the audit trail; every change is audited."""
 
 from __future__ import annotations
 
@@ -7,15 +8,23 @@ from django.contrib import messages
 from django.urls import reverse_lazy
 from django.views.generic import UpdateView
 
+from accounts.audit import changes, record, snapshot
+from accounts.models import AuditEvent
 from accounts.permissions import AdminRequiredMixin
 from detection.models import PlatformSettings
 from detection.services.gallery import registry_changed
+
+#: Changes to these fields change who the gallery matches, so every process rebuilds it.
+GALLERY_FIELDS = {"recognition_threshold", "require_consent"}
 
 
 class SettingsForm(forms.ModelForm):
     class Meta:
         model = PlatformSettings
-        fields = ["recognition_threshold", "store_images", "image_retention_days"]
+        fields = [
+            "recognition_threshold", "store_images", "image_retention_days", "privacy_uploads", "privacy_batches",
+            "privacy_cameras", "require_consent", "erasure_grace_days", "audit_retention_days",
+        ]  # fmt: skip
         help_texts = {
             "recognition_threshold": (
                 "Largest face distance still accepted as the same person (0 to 2; lower is stricter). "
@@ -30,6 +39,16 @@ class SettingsForm(forms.ModelForm):
             raise forms.ValidationError("Use a distance between 0 and 2, or leave it blank.")
         return value
 
+    def clean(self):
+        data = super().clean()
+        audit, images = data.get("audit_retention_days"), data.get("image_retention_days")
+        if audit and (images == 0 or (images is not None and audit < images)):
+            self.add_error(
+                "audit_retention_days",
+                "Keep the audit trail at least as long as detection images (0 keeps it forever).",
+            )
+        return data
+
 
 class SettingsView(AdminRequiredMixin, UpdateView):
     form_class = SettingsForm
@@ -40,9 +59,16 @@ class SettingsView(AdminRequiredMixin, UpdateView):
         return PlatformSettings.current()
 
     def form_valid(self, form):
-        threshold_changed = "recognition_threshold" in form.changed_data
+        fields = form.Meta.fields
+        old = PlatformSettings.current()  # the form changed self.object in place already
         response = super().form_valid(form)
-        if threshold_changed:
-            registry_changed()  # every process rebuilds its gallery with the new threshold
+        changed = [name for name in fields if getattr(old, name) != getattr(self.object, name)]
+        if changed:
+            record(
+                AuditEvent.Kind.SETTINGS_CHANGED, obj=self.object, object_repr="Platform settings",
+                changes=changes(snapshot(old, changed), snapshot(self.object, changed)),
+            )  # fmt: skip
+        if GALLERY_FIELDS & set(changed):
+            registry_changed()  # every process rebuilds its gallery with the new threshold or consent rule
         messages.success(self.request, "Settings saved.")
         return response

@@ -13,6 +13,7 @@ from detection.engine.imageio import ImageDecodeError
 from detection.models import DetectedFace, DetectionLog, FaceSample, MaskLabel, Person, PlatformSettings
 from detection.services.analysis import analyse_and_log, detection_message, files_rolled_back
 from tests.detection.analysis_fixtures import media_files
+from tests.factories import PersonFactory
 from tests.photos import encode, face_photo, in_frame
 
 pytestmark = pytest.mark.django_db
@@ -62,7 +63,7 @@ def test_identity_maps_to_person(classifier, face_jpeg, staff_user):
     from detection.services.gallery import registry_changed
 
     engine = pipeline()
-    person = Person.objects.create(display_name="Eileen Collins")
+    person = PersonFactory(display_name="Eileen Collins")
     embedding = engine.embed(face_photo())
     FaceSample.objects.create(person=person, embedding=embedding.astype("<f4").tobytes(),
                               embedding_model=engine.config.recognizer)  # fmt: skip

@@ -57,7 +57,7 @@ def test_admin_creates_edits_and_deletes_a_camera(admin_client):
     assert created.status_code == 302
     door = Camera.objects.get(name="Door")
     assert door.enabled and door.max_fps == 4
-    assert AuditEvent.objects.filter(kind="camera_saved").exists()
+    assert AuditEvent.objects.filter(kind=AuditEvent.Kind.CAMERA_CREATED).exists()
     admin_client.post(
         reverse("detection:camera_update", args=[door.pk]),
         {"name": "Door", "location": "Back door", "kind": "file", "url": "/videos/door.avi", "max_fps": 2},

@@ -10,10 +10,10 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from detection.models import Person
-from detection.services import registry
+from detection.services import subjects
 from detection.services.enrolment import enrol
 from tests.conftest import REPO
+from tests.factories import PersonFactory
 from tests.detection.registry_photos import jpeg
 from tests.photos import face_photo
 
@@ -54,10 +54,10 @@ def test_a_second_process_sees_enrolment_and_deletion():
 
     try:
         assert ask() == [None]  # nobody registered yet
-        person = Person.objects.create(display_name="Eileen Collins")
+        person = PersonFactory(display_name="Eileen Collins")
         enrol(person, jpeg(face_photo()))
         assert ask() == [person.pk]
-        registry.delete_person(person)
+        subjects.erase_person(person)
         assert ask() == [None]
     finally:
         proc.stdin.close()

@@ -8,12 +8,14 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from detection.models import DetectedFace, DetectionLog, FaceSample, Person, PlatformSettings
-from detection.services import registry
+from detection.services import registry, subjects
+from detection.services.consent import Declaration
 from detection.services.engine import GALLERY_VERSION_KEY, current_versions, pipeline
 from detection.services.enrolment import enrol
 from detection.services.gallery import build_gallery, recognise
 from tests.detection import registry_photos
 from tests.detection.registry_photos import jpeg, other_face
+from tests.factories import PersonFactory
 from tests.photos import face_photo, masked_face_photo
 
 pytestmark = pytest.mark.django_db
@@ -22,7 +24,7 @@ media = registry_photos.media  # fixture
 
 @pytest.fixture
 def eileen(media):
-    person = Person.objects.create(display_name="Eileen Collins")
+    person = PersonFactory(display_name="Eileen Collins")
     enrol(person, jpeg(face_photo()))
     return person
 
@@ -73,7 +75,7 @@ def test_threshold_from_the_settings(eileen):
 
 def test_delete_person_erases_rows_vectors_and_files(eileen, media):
     assert len(stored_files(media)) == 2 + 4  # photo + crop + 4 variant crops
-    registry.delete_person(eileen)
+    subjects.erase_person(eileen)
     assert not Person.objects.filter(pk=eileen.pk).exists()
     assert FaceSample.objects.count() == 0
     assert stored_files(media) == []
@@ -100,14 +102,14 @@ def test_promote_page(admin_client, media):
     url = reverse("detection:face_promote", args=[face.pk])
     assert admin_client.get(url).status_code == 200
     assert b"one of the two" in admin_client.post(url, {}).content
-    response = admin_client.post(url, {"display_name": "Eileen"})
+    response = admin_client.post(url, {"display_name": "Eileen", "lawful_basis": "employment"})
     person = Person.objects.get(display_name="Eileen")
     assert response["Location"] == reverse("detection:person_detail", args=[person.pk])
 
 
 def test_promote_a_detected_face_to_a_new_person(admin_user, media):
     face = detected_face()
-    sample = registry.promote_face(face, display_name="Eileen", user=admin_user)
+    sample = registry.promote_face(face, display_name="Eileen", consent=Declaration("consent"), user=admin_user)
     assert sample.person.display_name == "Eileen" and sample.source == FaceSample.Source.SNAPSHOT
     assert recognise(face_photo())[0].person == sample.person
 
@@ -122,14 +124,14 @@ def test_admin_registers_a_person_with_photos_from_the_page(admin_client, media)
             "display_name": "Eileen Collins",
             "employee_code": "E-1",
             "notes": "",
-            "consent": "on",
+            "lawful_basis": "consent",
             "photos": [SimpleUploadedFile("eileen.jpg", jpeg(face_photo()), "image/jpeg")],
             "webcam_photos": [SimpleUploadedFile("cam.jpg", b"garbage", "image/jpeg")],
         },
     )
     person = Person.objects.get(employee_code="E-1")
     assert response.status_code == 302 and response["Location"] == reverse("detection:person_detail", args=[person.pk])
-    assert person.consent_at is not None
+    assert person.consent is not None and person.consent.recorded_by is not None
     assert person.samples.filter(synthetic_mask=False).count() == 1
     page = admin_client.get(response["Location"])
     assert b"cam.jpg" in page.content and b"not a recognised image" in page.content  # rejection reason shown
@@ -161,13 +163,20 @@ def test_staff_cannot_use_the_registry_pages(staff_client, eileen):
     assert Person.objects.filter(pk=eileen.pk).exists()
 
 
+#: The settings form's other fields, at their defaults.
+SETTINGS_FORM = {
+    "privacy_uploads": "whole", "privacy_batches": "whole", "privacy_cameras": "whole", "require_consent": "on",
+    "erasure_grace_days": "30", "audit_retention_days": "2190",
+}  # fmt: skip
+
+
 def test_settings_page_changes_the_threshold_and_refreshes_galleries(admin_client):
     from django.core.cache import cache
 
     before = cache.get(GALLERY_VERSION_KEY, 0)
     response = admin_client.post(
         reverse("detection:settings"),
-        {"recognition_threshold": "0.5", "store_images": "original", "image_retention_days": "7"},
+        {**SETTINGS_FORM, "recognition_threshold": "0.5", "store_images": "original", "image_retention_days": "7"},
     )
     assert response.status_code == 302
     current = PlatformSettings.current()
@@ -175,7 +184,7 @@ def test_settings_page_changes_the_threshold_and_refreshes_galleries(admin_clien
     assert cache.get(GALLERY_VERSION_KEY) == before + 1
     bad = admin_client.post(
         reverse("detection:settings"),
-        {"recognition_threshold": "5", "store_images": "none", "image_retention_days": "1"},
+        {**SETTINGS_FORM, "recognition_threshold": "5", "store_images": "none", "image_retention_days": "1"},
     )
     assert bad.status_code == 200 and b"between 0 and 2" in bad.content
 
@@ -184,7 +193,7 @@ def test_settings_page_changes_the_threshold_and_refreshes_galleries(admin_clien
 
 
 def test_api_admin_manages_people_and_faces(admin_token_client, media):
-    created = admin_token_client.post("/api/v1/people/", {"display_name": "Eileen", "consent": True}, format="json")
+    created = admin_token_client.post("/api/v1/people/", {"display_name": "Eileen", "lawful_basis": "consent"}, format="json")
     assert created.status_code == 201, created.content
     pid = created.json()["id"]
     assert created.json()["sample_count"] == 0

@@ -7,6 +7,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from detection.models import FaceImport, Person
+from detection.services.consent import Declaration
 from detection.services.registry_import import ImportRefused, start_folder_import
 from tests.detection.registry_photos import blurred_face, jpeg, other_face, zip_of
 from tests.photos import face_photo
@@ -34,7 +35,12 @@ def test_zip_import_through_celery_reports_every_file(celery_worker, admin_clien
         }
     )
     response = admin_client.post(
-        reverse("detection:person_import"), {"archive": SimpleUploadedFile("team.zip", archive, "application/zip")}
+        reverse("detection:person_import"),
+        {
+            "archive": SimpleUploadedFile("team.zip", archive, "application/zip"),
+            "lawful_basis": "employment",
+            "consent_note": "Staff badge photos, works agreement of 2024",
+        },
     )
     assert response.status_code == 302, response.content
     job = wait_finished(FaceImport.objects.get(), celery_worker)
@@ -51,6 +57,9 @@ def test_zip_import_through_celery_reports_every_file(celery_worker, admin_clien
     assert "person's folder" in report["readme.txt"]["reason"]
     # people exist only when a photo of them was accepted
     assert sorted(Person.objects.values_list("display_name", flat=True)) == ["Eileen Collins", "Grace Hopper"]
+    # one declaration, made when the import started, covers everyone it registered
+    assert job.consent is not None and job.consent.lawful_basis == "employment"
+    assert set(Person.objects.values_list("consent", flat=True)) == {job.consent.pk}
     assert not job.archive  # the uploaded archive is not kept
     page = admin_client.get(reverse("detection:person_import_detail", args=[job.pk]))
     assert b"readme.txt" in page.content and b"accepted" in page.content
@@ -60,15 +69,16 @@ def test_zip_import_through_celery_reports_every_file(celery_worker, admin_clien
 def test_folder_import_stays_inside_the_import_root(admin_user, settings, tmp_path):
     settings.REGISTRY_IMPORT_ROOT = tmp_path
     with pytest.raises(ImportRefused, match="below"):
-        start_folder_import(admin_user, "../../etc")
+        start_folder_import(admin_user, "../../etc", consent=Declaration("consent"))
     with pytest.raises(ImportRefused, match="not a folder"):
-        start_folder_import(admin_user, "missing")
+        start_folder_import(admin_user, "missing", consent=Declaration("consent"))
 
 
 @pytest.mark.django_db
 def test_a_non_zip_upload_is_refused(admin_client):
     response = admin_client.post(
-        reverse("detection:person_import"), {"archive": SimpleUploadedFile("x.zip", b"not a zip")}
+        reverse("detection:person_import"),
+        {"archive": SimpleUploadedFile("x.zip", b"not a zip"), "lawful_basis": "consent"},
     )
     assert response.status_code == 200 and b"not a ZIP archive" in response.content
     assert not FaceImport.objects.exists()

@@ -21,6 +21,8 @@ from django.conf import settings
 from django.db import close_old_connections, transaction
 from django.utils import timezone
 
+from accounts.audit import record
+from accounts.models import AuditEvent
 from maskportal import realtime
 from maskportal.enqueue import enqueue
 from training.ml.train import ARCHITECTURES
@@ -95,6 +97,10 @@ def create_job(
         parent_version=registry.active_version(),
     )
     _append_log(job, f"queued ({trigger}) by {getattr(user, 'username', None) or 'the scheduler'}")
+    record(
+        AuditEvent.Kind.TRAINING_STARTED, obj=job, object_repr=f"Training job {job.pk}", actor=job.created_by,
+        trigger=trigger, epochs=epochs, input_size=input_size or None, options=options,
+    )  # fmt: skip
 
     def send() -> None:
         result = enqueue(RUN_JOB_TASK, job.pk)
@@ -113,14 +119,23 @@ def cancel_job(job: TrainingJob, user=None) -> TrainingJob:
     ):
         job.refresh_from_db()
         _append_log(job, f"cancelled before it started by {getattr(user, 'username', '?')}")
+        _audit_cancel(job, user, "before it started")
         _publish(job)
         return job
     if TrainingJob.objects.filter(pk=job.pk, status=TrainingJob.Status.RUNNING).update(cancel_requested=True):
         job.refresh_from_db()
         _append_log(job, f"cancellation requested by {getattr(user, 'username', '?')}")
+        _audit_cancel(job, user, "while running")
         return job
     job.refresh_from_db()
     raise JobError(f"job {job.pk} is {job.get_status_display().lower()}: nothing to cancel")
+
+
+def _audit_cancel(job: TrainingJob, user, when: str) -> None:
+    record(
+        AuditEvent.Kind.TRAINING_CANCELLED, obj=job, object_repr=f"Training job {job.pk}",
+        actor=user if getattr(user, "is_authenticated", False) else None, when=when,
+    )  # fmt: skip
 
 
 def reap_stale_jobs(stale_after_s: float = STALE_AFTER_S, *, worker: str | None = None) -> int:

@@ -22,6 +22,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from accounts.audit import record
+from accounts.models import AuditEvent
 from detection.services.engine import MODEL_VERSION_KEY, bump
 from maskportal import realtime
 from training.models import ModelVersion, TrainingImage, TrainingSettings
@@ -283,12 +285,21 @@ def activate(version: ModelVersion, *, user=None) -> ModelVersion:
         locked = ModelVersion.objects.select_for_update().get(pk=version.pk)
         if locked.status == ModelVersion.Status.ACTIVE:
             return locked
-        ModelVersion.objects.select_for_update().filter(status=ModelVersion.Status.ACTIVE).exclude(
+        previous = ModelVersion.objects.select_for_update().filter(status=ModelVersion.Status.ACTIVE).exclude(
             pk=locked.pk
-        ).update(status=ModelVersion.Status.RETIRED)
+        )
+        replaced = previous.first()
+        previous.update(status=ModelVersion.Status.RETIRED)
         locked.status = ModelVersion.Status.ACTIVE
         locked.activated_at = timezone.now()
         locked.save(update_fields=["status", "activated_at"])
+        # an older version than the one it replaces is a rollback; a newer one a promotion
+        rollback = replaced is not None and locked.number < replaced.number
+        record(
+            AuditEvent.Kind.MODEL_ROLLED_BACK if rollback else AuditEvent.Kind.MODEL_PROMOTED, obj=locked,
+            actor=user if getattr(user, "is_authenticated", False) else None,
+            replaced=str(replaced) if replaced else None, gate=(locked.gate_report or {}).get("reason"),
+        )  # fmt: skip
     transaction.on_commit(lambda: model_changed(locked))
     logger.info("activated %s (by %s)", locked, getattr(user, "username", "system"))
     return locked

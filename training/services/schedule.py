@@ -10,6 +10,8 @@ from django.conf import settings
 from django.db import transaction
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
+from accounts.audit import changes, record
+from accounts.models import AuditEvent
 from training.models import TrainingSettings
 
 SCHEDULE_NAME = "Scheduled retraining"
@@ -63,6 +65,7 @@ def save_settings(
     gate_margin: float,
 ) -> PeriodicTask:  # fmt: skip
     validate_crontab(minute, hour, day_of_week)
+    before = current_settings()
     task = periodic_task()
     cron, _ = CrontabSchedule.objects.get_or_create(
         minute=minute, hour=hour, day_of_week=day_of_week, day_of_month="*", month_of_year="*",
@@ -77,4 +80,7 @@ def save_settings(
     row = TrainingSettings.current()
     row.default_epochs, row.gate_margin = default_epochs, gate_margin
     row.save()
+    diff = changes(before, current_settings())
+    if diff:
+        record(AuditEvent.Kind.SCHEDULE_CHANGED, obj=task, object_repr=SCHEDULE_NAME, changes=diff)
     return task
