@@ -103,35 +103,35 @@ def audit_consent(person: Person, consent: ConsentRecord, **detail) -> None:
     )  # fmt: skip
 
 
-@transaction.atomic
 def record_consent(person: Person, declaration: Declaration, *, user=None) -> ConsentRecord:
     """Record (or renew) a person's lawful basis and consent; a withdrawal on file is lifted."""
-    consent = new_record(declaration, user=user)
-    person.consent = consent
-    person.consent_withdrawn_at = person.erasure_due_at = None
-    person.save(update_fields=["consent", "consent_withdrawn_at", "erasure_due_at", "updated_at"])
-    audit_consent(person, consent)
-    transaction.on_commit(registry_changed)  # the person may now be recognised
+    with transaction.atomic():
+        consent = new_record(declaration, user=user)
+        person.consent = consent
+        person.consent_withdrawn_at = person.erasure_due_at = None
+        person.save(update_fields=["consent", "consent_withdrawn_at", "erasure_due_at", "updated_at"])
+        audit_consent(person, consent)
+    registry_changed()  # the person may now be recognised
     logger.info("consent of person %s recorded by %s", person.pk, user)
     return consent
 
 
-@transaction.atomic
 def withdraw_consent(person: Person, *, user=None, note: str = "", now=None) -> Person:
     """The person withdrew consent: stop recognising them and schedule their erasure."""
     if person.consent_withdrawn_at is not None:
         raise ConsentError(f"{person} already withdrew consent; erasure is due {person.erasure_due_at:%Y-%m-%d}.")
     now = now or timezone.now()
     grace = PlatformSettings.current().erasure_grace_days
-    person.consent_withdrawn_at = now
-    person.erasure_due_at = now + timedelta(days=grace)
-    person.active = False
-    person.save(update_fields=["consent_withdrawn_at", "erasure_due_at", "active", "updated_at"])
-    record(
-        AuditEvent.Kind.CONSENT_WITHDRAWN, obj=person, actor=user, note=note.strip(), grace_days=grace,
-        erase_after=person.erasure_due_at,
-    )  # fmt: skip
-    transaction.on_commit(registry_changed)
+    with transaction.atomic():
+        person.consent_withdrawn_at = now
+        person.erasure_due_at = now + timedelta(days=grace)
+        person.active = False
+        person.save(update_fields=["consent_withdrawn_at", "erasure_due_at", "active", "updated_at"])
+        record(
+            AuditEvent.Kind.CONSENT_WITHDRAWN, obj=person, actor=user, note=note.strip(), grace_days=grace,
+            erase_after=person.erasure_due_at,
+        )  # fmt: skip
+    registry_changed()
     logger.info("consent of person %s withdrawn; erasure due %s", person.pk, person.erasure_due_at)
     return person
 
