@@ -39,6 +39,7 @@ from detection.services.analysis import encode_jpeg
 from detection.services.consent import due_for_erasure
 from detection.services.gallery import registry_changed
 from detection.services.registry import erase_files
+from detection.signals import faces_erased
 
 logger = logging.getLogger(__name__)
 
@@ -193,7 +194,8 @@ class ErasureReport:
     detections: int = 0
     images_blurred: int = 0
     crops_dropped: int = 0
-    training_images: int = 0
+    derived_images: int = 0
+    """Images other stores cut from the detections (the training pool's)."""
 
 
 def _blur_in_stored_image(log: DetectionLog, faces: Iterable[DetectedFace]) -> bool:
@@ -216,8 +218,6 @@ def _blur_in_stored_image(log: DetectionLog, faces: Iterable[DetectedFace]) -> b
 
 def _scrub_detections(person: Person, report: ErasureReport) -> list[str]:
     """Blur the person's face in stored images, drop their crops, remove their name; returns files to delete."""
-    from training.models import TrainingImage
-
     stale: list[str] = []
     faces = list(naming(person).select_related("log"))
     report.detections = len(faces)
@@ -236,10 +236,9 @@ def _scrub_detections(person: Person, report: ErasureReport) -> list[str]:
                 stale.append(log.image.name)
                 DetectionLog.objects.filter(pk=log.pk).update(image="")
     ids = [f.pk for f in faces]
-    training = list(TrainingImage.objects.filter(detected_face_id__in=ids))
-    stale += [t.image.name for t in training if t.image]
-    report.training_images = len(training)
-    TrainingImage.objects.filter(pk__in=[t.pk for t in training]).delete()
+    for _, files in faces_erased.send(sender=DetectedFace, face_ids=ids):
+        stale += files
+        report.derived_images += len(files)
     DetectedFace.objects.filter(pk__in=ids, person=person).update(person=None, distance=None, crop="")
     DetectedFace.objects.filter(pk__in=ids, corrected_person=person).update(corrected_person=None, crop="")
     for log in DetectionLog.objects.filter(pk__in=by_log):

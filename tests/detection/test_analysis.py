@@ -10,7 +10,7 @@ from django.conf import settings
 from django.urls import reverse
 
 from detection.engine.imageio import ImageDecodeError
-from detection.models import DetectedFace, DetectionLog, FaceSample, MaskLabel, Person, PlatformSettings
+from detection.models import DetectedFace, DetectionLog, FaceSample, MaskLabel, PlatformSettings
 from detection.services.analysis import analyse_and_log, detection_message, files_rolled_back
 from tests.detection.analysis_fixtures import media_files
 from tests.factories import PersonFactory

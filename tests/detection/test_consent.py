@@ -257,6 +257,8 @@ def test_renewed_consent_lifts_the_withdrawal(eileen, admin_user):
 
 
 def test_erasure_and_audit_retention_run_on_the_beat_schedule():
+    import detection.tasks  # noqa: F401  (what the worker's autodiscovery imports)
+
     tasks = dict(PeriodicTask.objects.values_list("task", "enabled"))
     for name in ("detection.tasks.erase_withdrawn_people", "detection.tasks.purge_old_audit_events"):
         assert tasks.get(name) is True, name

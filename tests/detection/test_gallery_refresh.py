@@ -13,8 +13,8 @@ from django.db import connection
 from detection.services import subjects
 from detection.services.enrolment import enrol
 from tests.conftest import REPO
-from tests.factories import PersonFactory
 from tests.detection.registry_photos import jpeg
+from tests.factories import PersonFactory
 from tests.photos import face_photo
 
 # Reads a line per round from stdin, waits past the engine's once-a-second version check, and

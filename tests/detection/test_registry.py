@@ -193,7 +193,9 @@ def test_settings_page_changes_the_threshold_and_refreshes_galleries(admin_clien
 
 
 def test_api_admin_manages_people_and_faces(admin_token_client, media):
-    created = admin_token_client.post("/api/v1/people/", {"display_name": "Eileen", "lawful_basis": "consent"}, format="json")
+    created = admin_token_client.post(
+        "/api/v1/people/", {"display_name": "Eileen", "lawful_basis": "consent"}, format="json"
+    )
     assert created.status_code == 201, created.content
     pid = created.json()["id"]
     assert created.json()["sample_count"] == 0

@@ -26,7 +26,7 @@ from PIL import Image
 
 from detection.engine.crops import crop_face
 from detection.engine.imageio import ImageDecodeError, decode_image
-from detection.signals import face_reviewed
+from detection.signals import face_reviewed, faces_erased
 from training.models import TrainingImage
 
 logger = logging.getLogger(__name__)
@@ -180,6 +180,15 @@ def add_correction(face) -> TrainingImage | None:
         row.label = label  # the latest staff word wins for the same crop
         row.save(update_fields=["label"])
     return row
+
+
+@receiver(faces_erased, dispatch_uid="training.pool.erase_faces")
+def erase_faces(sender, face_ids, **kwargs) -> list[str]:
+    """Forget pool images cut from detections of an erased person; returns their files, which the
+    erasure deletes once its rows are gone."""
+    rows = list(TrainingImage.objects.filter(detected_face_id__in=face_ids))
+    TrainingImage.objects.filter(pk__in=[row.pk for row in rows]).delete()
+    return [row.image.name for row in rows if row.image]
 
 
 # --- dataset import ---------------------------------------------------------------------
