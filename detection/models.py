@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Self
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from detection.engine import types
+
 
 class MaskLabel(models.TextChoices):
-    WITH_MASK = "with_mask", "With mask"
-    WITHOUT_MASK = "without_mask", "Without mask"
+    WITH_MASK = types.WITH_MASK, types.MASK_STATE_NAMES[types.WITH_MASK]
+    WITHOUT_MASK = types.WITHOUT_MASK, types.MASK_STATE_NAMES[types.WITHOUT_MASK]
 
 
 class Camera(models.Model):
@@ -288,7 +292,19 @@ class PrivacyMode(models.TextChoices):
     NOTHING = "nothing", "Nothing"
 
 
-class PlatformSettings(models.Model):
+class SingletonSettings(models.Model):
+    """Settings edited from the app: one row, read with `current()` (created on first use)."""
+
+    class Meta:
+        abstract = True
+
+    @classmethod
+    def current(cls) -> Self:
+        obj, _ = cls.objects.get_or_create(pk=1)
+        return obj
+
+
+class PlatformSettings(SingletonSettings):
     """Settings an Admin changes from the app; a single row (see `current()`)."""
 
     class StoreImages(models.TextChoices):
@@ -324,8 +340,3 @@ class PlatformSettings(models.Model):
         help_text="Audit events older than this are removed (0 keeps them forever); at least the image retention.",
     )
     updated_at = models.DateTimeField(auto_now=True)
-
-    @classmethod
-    def current(cls) -> PlatformSettings:
-        obj, _ = cls.objects.get_or_create(pk=1)
-        return obj

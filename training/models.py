@@ -5,13 +5,11 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
-from detection.models import JobStatus
+from detection.models import JobStatus, MaskLabel, SingletonSettings
 
 
 class TrainingImage(models.Model):
-    class Label(models.TextChoices):
-        WITH_MASK = "with_mask", "With mask"
-        WITHOUT_MASK = "without_mask", "Without mask"
+    Label = MaskLabel
 
     class Source(models.TextChoices):
         DATASET = "dataset", "Imported dataset"
@@ -98,7 +96,7 @@ class TrainingJob(models.Model):
         ordering = ["-created_at"]
 
 
-class TrainingSettings(models.Model):
+class TrainingSettings(SingletonSettings):
     """Training settings an Admin changes from the app; a single row (see `current()`).
 
     The retraining schedule itself is a django-celery-beat PeriodicTask (its kwargs hold the
@@ -119,8 +117,3 @@ class TrainingSettings(models.Model):
 
     def __str__(self) -> str:
         return "Training settings"
-
-    @classmethod
-    def current(cls) -> TrainingSettings:
-        obj, _ = cls.objects.get_or_create(pk=1)
-        return obj

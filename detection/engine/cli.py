@@ -19,6 +19,7 @@ from detection.engine.annotate import annotate
 from detection.engine.gallery import Gallery
 from detection.engine.imageio import ImageDecodeError, decode_image
 from detection.engine.pipeline import MODES, Analysis, Pipeline, PipelineConfig
+from detection.engine.types import WITH_MASK
 
 logger = logging.getLogger(__name__)
 
@@ -76,7 +77,7 @@ def _annotated_path(out_dir: Path, image_path: str, used: set[Path]) -> Path:
 
 def _table_row(image_path: str, analysis: Analysis) -> str:
     faces = analysis.faces
-    masked = sum(f.mask == "with_mask" for f in faces)
+    masked = sum(f.mask == WITH_MASK for f in faces)
     lines = [
         f"{image_path}  {analysis.width}x{analysis.height}  faces: {len(faces)}  "
         f"with mask: {masked}  without: {len(faces) - masked}  {analysis.timings_ms['total']:.0f} ms"

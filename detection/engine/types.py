@@ -8,8 +8,12 @@ import numpy as np
 
 Box = tuple[float, float, float, float]
 
+#: The mask-state vocabulary, defined once: the engine's labels, the models' choices
+#: (detection.models.MaskLabel) and the classifier's class order (label 1 = with_mask) all use it.
 WITH_MASK = "with_mask"
 WITHOUT_MASK = "without_mask"
+MASK_STATES = (WITHOUT_MASK, WITH_MASK)
+MASK_STATE_NAMES = {WITH_MASK: "With mask", WITHOUT_MASK: "Without mask"}
 
 
 @dataclass(frozen=True)

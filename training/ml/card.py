@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 from detection.engine.hardware import describe_cpu
+from detection.engine.types import MASK_STATES
 from training.ml.augment import BLUR_PROB, DOWNSCALE_PROB, JITTER_SCALE, JITTER_SHIFT, MIN_FACE_PX
 from training.ml.data import CONTEXT_MARGIN
 from training.ml.faces import TRAINING_DETECTOR
@@ -63,7 +64,7 @@ def _metrics_table(name: str, m: dict) -> list[str]:
         f"| {name} | {m['n']} | {_pct(m['accuracy'])} | "
         + " | ".join(
             f"{m['per_class'][c]['precision']:.4f} / {m['per_class'][c]['recall']:.4f} / {m['per_class'][c]['f1']:.4f}"
-            for c in ("with_mask", "without_mask")
+            for c in reversed(MASK_STATES)
         )
         + f" | {m['roc_auc']:.4f} | {m['ece']:.4f} |"
     ]

@@ -20,11 +20,12 @@ import numpy as np
 
 from detection.engine.crops import crop_face
 from detection.engine.imageio import ImageDecodeError, decode_image
+from detection.engine.types import MASK_STATES
 from training.ml.faces import BoxCache, detect_face_box, file_key, whole_image_box
 
 log = logging.getLogger(__name__)
 
-CLASSES = ("without_mask", "with_mask")  # label 1 = with_mask, the model's sigmoid output
+CLASSES = MASK_STATES  # label 1 = with_mask, the model's sigmoid output
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif"}
 VAL_FRACTION = 0.15
 #: Extra margin of the cached training crops, so augmentation can jitter the box like a detector.

@@ -19,6 +19,7 @@ import numpy as np
 
 from detection.engine.crops import crop_face
 from detection.engine.imageio import decode_image
+from detection.engine.types import WITH_MASK, WITHOUT_MASK
 from training.ml.evaluate import classification_metrics
 
 #: Face height bins (px) used across the project's reports.
@@ -29,7 +30,7 @@ HALVES = ("all", "even", "odd")
 #: box_adjust: annotated boxes sit ~12% of the height lower and ~9% shorter). Fixed here, as the
 #: engine may report boxes another way; it always classifies the crop of the raw detector box.
 DETECTOR_TO_ANNOTATION = (0.02, 0.13, 1.05, 0.91)
-BINARY = ("with_mask", "without_mask")
+BINARY = (WITH_MASK, WITHOUT_MASK)
 
 
 def dev_stems(dev_dir: str | Path, half: str = "all") -> list[str]:
@@ -93,7 +94,7 @@ def dev_training_faces(
         for variant in (box, detector_like_box(box)):
             crops.append(crop_face(image, variant, size))
             context.append(crop_face(image, variant, context_size, margin=context_margin))
-            labels.append(int(name == "with_mask"))
+            labels.append(int(name == WITH_MASK))
     if not labels:
         raise ValueError(f"{dev_dir}: no with_mask / without_mask faces in the {half} half")
     return np.stack(crops), np.stack(context), np.array(labels, np.int64)
@@ -108,7 +109,7 @@ def evaluate_dev_set(classifier, dev_dir: str | Path, half: str = "all") -> dict
     crops, names, heights = load_dev_faces(dev_dir, classifier.input_size, half)
     probs = classifier.predict(crops)
     binary = np.isin(names, BINARY)
-    labels = (names[binary] == "with_mask").astype(int)
+    labels = (names[binary] == WITH_MASK).astype(int)
     result = classification_metrics(labels, probs[binary])
     result["half"] = half
     by_size = {}
