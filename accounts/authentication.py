@@ -2,11 +2,14 @@
 
 An API client (a camera, an integration) authenticates every request, and DRF's token lookup plus
 the permission check cost three queries each time: about a tenth of the CPU of a whole analysis.
-Here one cache read replaces them. Every entry carries the generation it was built under, and
-anything that can change who a token belongs to or what they may do (a token, user, group or
-permission saved or deleted; a group membership or a grant changed) starts a new generation, so
-no process uses an entry made before the change. Changes that send no signals (a queryset
-`update()`, raw SQL) take effect when the entry expires, after TOKEN_CACHE_SECONDS.
+Here one cache read replaces them. An entry holds plain values only: the user's own fields (not
+the password) and their permission names, from which an unsaved-looking but complete `User` is
+rebuilt. Every entry carries the generation it was built under, and anything that can change who a
+token belongs to or what they may do (a token, user, group or permission saved or deleted; a group
+membership or a grant changed) starts a new generation, so no process uses an entry made before the
+change. A save that only records a login time (`last_login`, on every browser login) changes neither
+and leaves the entries alone. Changes that send no signals (a queryset `update()`, raw SQL) take
+effect when the entry expires, after TOKEN_CACHE_SECONDS.
 """
 
 from __future__ import annotations
@@ -24,6 +27,9 @@ from rest_framework.authentication import TokenAuthentication
 from rest_framework.authtoken.models import Token
 
 logger = logging.getLogger(__name__)
+
+#: User saves that touch only these fields cannot change what a token may do.
+IRRELEVANT_USER_FIELDS = frozenset({"last_login"})
 
 TOKEN_CACHE_SECONDS = 60
 GENERATION_KEY = "accounts:token-auth-generation"
@@ -53,26 +59,39 @@ class CachedTokenAuthentication(TokenAuthentication):
             return super().authenticate_credentials(key)
         generation, entry = found.get(GENERATION_KEY), found.get(entry_key)
         if generation is not None and entry is not None and entry[0] == generation:
-            return entry[1], entry[2]
+            return _rebuild(key, entry[1], entry[2])
         if generation is None:  # first use, or evicted: every older entry is void with it
             _cached(cache.add, GENERATION_KEY, uuid.uuid4().hex, None)
             generation = _cached(cache.get, GENERATION_KEY)
         # The generation was read before the database: an entry built from data that a commit is
         # changing carries the generation that the commit voids.
         user, token = super().authenticate_credentials(key)  # raises AuthenticationFailed
-        user.get_all_permissions()  # fills the user's permission caches, which are stored with it
         if generation is not None:
-            _cached(cache.set, entry_key, (generation, user, token), TOKEN_CACHE_SECONDS)
+            fields = {f.attname: getattr(user, f.attname) for f in user._meta.concrete_fields}
+            fields.pop("password")
+            permissions = sorted(user.get_all_permissions())
+            _cached(cache.set, entry_key, (generation, fields, permissions), TOKEN_CACHE_SECONDS)
         return user, token
+
+
+def _rebuild(key: str, fields: dict, permissions: list[str]):
+    """The token's user from cached plain values, with Django's permission caches filled, so
+    `has_perm` asks no query; and the token itself (DRF's `request.auth`)."""
+    user = get_user_model()(**fields)
+    user._state.adding, user._state.db = False, "default"
+    user._perm_cache = set(permissions)
+    return user, Token(key=key, user=user)
 
 
 def _void_entries() -> None:
     _cached(cache.set, GENERATION_KEY, uuid.uuid4().hex, None)
 
 
-def new_generation(**kwargs) -> None:
+def new_generation(sender=None, update_fields=None, **kwargs) -> None:
     """Void every cached token entry, now (this transaction's own reads) and again at commit
     (entries another process built from the data as it was before the commit)."""
+    if sender is get_user_model() and update_fields and set(update_fields) <= IRRELEVANT_USER_FIELDS:
+        return
     _void_entries()
     transaction.on_commit(_void_entries)
 
