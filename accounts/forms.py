@@ -31,4 +31,8 @@ class UserCreateForm(forms.Form):
 
 
 class RoleForm(forms.Form):
-    role = forms.ChoiceField(choices=ROLE_CHOICES)
+    role = forms.ChoiceField(choices=ROLE_CHOICES, widget=forms.Select(attrs={"class": "form-select"}))
+
+
+class EmailForm(forms.Form):
+    email = forms.EmailField(required=False, help_text="Leave blank for none.")

@@ -10,6 +10,11 @@ from django.db import models
 class User(AbstractUser):
     """The platform's user; roles are groups (see accounts.roles), never flags on this model."""
 
+    must_change_password = models.BooleanField(
+        default=False,
+        help_text="Set when the password was generated (first admin, new user, reset): pages wait for a change.",
+    )
+
     class Meta:
         ordering = ["username"]
         permissions = [
@@ -89,6 +94,9 @@ class AuditEvent(models.Model):
         WEBHOOK_CHANGED = "webhook_changed", "Webhook changed"
         WEBHOOK_DELETED = "webhook_deleted", "Webhook deleted"
         AUDIT_PURGED = "audit_purged", "Old audit events removed"
+        PASSWORD_RESET = "password_reset", "Password reset"
+        USER_UPDATED = "user_updated", "User details changed"
+        USER_DELETED = "user_deleted", "User deleted"
 
     kind = models.CharField(max_length=32, choices=Kind.choices, db_index=True)
     actor = models.ForeignKey(

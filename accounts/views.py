@@ -13,22 +13,24 @@ from django.views.generic import ListView
 from rest_framework.authtoken.models import Token
 
 from . import services
-from .audit import record
-from .forms import RoleForm, UserCreateForm
+from .forms import EmailForm, RoleForm, UserCreateForm
 from .models import AuditEvent, User
 from .permissions import AdminRequiredMixin
 from .roles import role_of
 
 
 class PasswordChangeView(auth_views.PasswordChangeView):
+    """Also the page every other page redirects to while a generated password is unchanged."""
+
     template_name = "accounts/password_change.html"
     success_url = reverse_lazy("accounts:profile")
 
     def form_valid(self, form):
+        forced = self.request.user.must_change_password
         response = super().form_valid(form)
-        record(AuditEvent.Kind.PASSWORD_CHANGED, request=self.request, target=self.request.user)
+        services.password_changed(self.request.user, request=self.request)
         messages.success(self.request, "Your password was changed.")
-        return response
+        return redirect("dashboard") if forced else response
 
 
 class ProfileView(LoginRequiredMixin, View):
@@ -91,17 +93,43 @@ class UserDetailView(AdminRequiredMixin, View):
 
     def get(self, request, pk):
         user = get_object_or_404(User, pk=pk)
-        form = RoleForm(initial={"role": role_of(user) or "Staff"})
-        events = AuditEvent.objects.filter(Q(target=user) | Q(actor=user))[:20]
-        return render(request, self.template_name, {"subject": user, "form": form, "events": events})
+        return self.render(user)
+
+    def render(self, user: User, email_form: EmailForm | None = None, status: int = 200, **extra):
+        context = extra | {
+            "subject": user,
+            "form": RoleForm(initial={"role": role_of(user) or "Staff"}),
+            "email_form": email_form or EmailForm(initial={"email": user.email}),
+            "events": AuditEvent.objects.filter(Q(target=user) | Q(actor=user))[:20],
+            "owned": {"batches": user.batch_jobs.count(), "imports": user.face_imports.count()},
+        }
+        return render(self.request, self.template_name, context, status=status)
 
     def post(self, request, pk):
         user = get_object_or_404(User, pk=pk)
         action = request.POST.get("action")
-        if user == request.user and action in ("disable", "role"):
-            messages.error(request, "You cannot disable yourself or change your own role.")
+        if user == request.user and action in ("disable", "role", "delete", "reset_password"):
+            messages.error(request, "You cannot disable, delete or reset yourself or change your own role; "
+                                    "change your own password from your profile.")  # fmt: skip
             return redirect("accounts:user_detail", pk=pk)
-        if action == "role":
+        if action == "email":
+            form = EmailForm(request.POST)
+            if not form.is_valid():
+                return self.render(user, email_form=form, status=400)
+            services.change_email(user, form.cleaned_data["email"], request=request)
+            messages.success(request, f"The email of {user.username} was saved.")
+        elif action == "reset_password":
+            # Rendered, not redirected: the password is shown once and never stored in a message cookie.
+            return self.render(user, new_password=services.reset_password(user, request=request))
+        elif action == "delete":
+            try:
+                services.delete_user(user, request=request)
+            except services.UserChangeRefused as exc:
+                messages.error(request, str(exc))
+                return redirect("accounts:user_detail", pk=pk)
+            messages.success(request, f"User {user.username} was deleted.")
+            return redirect("accounts:user_list")
+        elif action == "role":
             form = RoleForm(request.POST)
             if form.is_valid():
                 services.change_role(user, form.cleaned_data["role"], request=request)

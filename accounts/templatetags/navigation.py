@@ -19,8 +19,8 @@ def _link(context, url_name: str, label: str, icon: str, perm: str, *, item_clas
     active = " active" if request.path == url or (url != "/" and request.path.startswith(url)) else ""
     current = mark_safe(' aria-current="page"') if active else ""
     return format_html(
-        '<li class="{}"><a class="{}{}"{} href="{}"><i class="bi {}"></i> {}</a></li>',
-        item_class, link_class, active, current, url, icon, label,
+        '<li class="{}"><a class="{}{}" href="{}"{}><i class="bi {}"></i> {}</a></li>',
+        item_class, link_class, active, url, current, icon, label,
     )  # fmt: skip
 
 

@@ -36,7 +36,7 @@ def test_every_navigation_link_works(admin_client):
     page = admin_client.get(reverse("dashboard")).content.decode()
     import re
 
-    links = set(re.findall(r'class="nav-link[^"]*" href="([^"#]+)"', page))
+    links = set(re.findall(r'class="(?:nav-link|dropdown-item)[^"]*" href="([^"#]+)"', page))
     assert links, "no navigation rendered"
     for link in links:
         assert admin_client.get(link).status_code == 200, link
