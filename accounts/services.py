@@ -137,6 +137,8 @@ def delete_user(user: User, *, request=None) -> None:
 
 
 def _other_active_admins(user: User):
-    return User.objects.filter(is_active=True).exclude(pk=user.pk).filter(
-        models.Q(is_superuser=True) | models.Q(groups__name=roles.ADMIN)
+    return (
+        User.objects.filter(is_active=True)
+        .exclude(pk=user.pk)
+        .filter(models.Q(is_superuser=True) | models.Q(groups__name=roles.ADMIN))
     )
