@@ -34,7 +34,7 @@ def review_face(
     if mask_label is not None and mask_label not in MaskLabel.values:
         raise ValueError(f"unknown mask label {mask_label!r}")
     previous_label = face.effective_mask_label
-    previous_person = effective_person(face)
+    previous_person = face.effective_person
     label = mask_label or face.mask_label
     identity = face.person if person is UNCHANGED else person
     with transaction.atomic():
