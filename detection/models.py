@@ -157,11 +157,22 @@ class FaceImport(CountedJob):
     source_name = models.CharField(max_length=255)
     allow_largest = models.BooleanField(default=False)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
-    report = models.JSONField(default=list, blank=True, help_text="One {file, person, status, reason} per file.")
+    report = models.JSONField(
+        default=list, blank=True, help_text="One {file, person, status, reason, code} per file."
+    )
     consent = models.ForeignKey(
         ConsentRecord, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
         help_text="The one declaration applied to every person the import registers.",
     )  # fmt: skip
+    retry_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retries",
+        help_text="The import whose photos of several faces this one enrols again (largest face).",
+    )  # fmt: skip
+
+    @property
+    def outcome(self) -> str:
+        """The status as a user reads it: "Succeeded: accepted 5, rejected 5"."""
+        return f"{self.get_status_display()}: accepted {self.done}, rejected {self.failed}"
 
 
 class BatchJob(CountedJob):

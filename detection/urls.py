@@ -28,6 +28,7 @@ urlpatterns: list = [
     path("people/import/", registry_views.PersonImportView.as_view(), name="person_import"),
     path("people/import/<int:pk>/", registry_views.ImportDetailView.as_view(), name="person_import_detail"),
     path("people/<int:pk>/", registry_views.PersonDetailView.as_view(), name="person_detail"),
+    path("people/import/<int:pk>/retry/", registry_views.ImportRetryView.as_view(), name="person_import_retry"),
     path("people/<int:pk>/active/", registry_views.PersonDeactivateView.as_view(), name="person_deactivate"),
     path("people/<int:pk>/delete/", registry_views.PersonDeleteView.as_view(), name="person_delete"),
     # --- consent, subject access and erasure (issue 18) ---

@@ -2,7 +2,9 @@
 
 The folder name is the person (underscores read as spaces; an existing person of that name gets
 the photos). Every file gets a line in the report: accepted, or rejected with the reason. The
-uploaded archive is deleted when the import ends, so no copy of the photos stays behind. One
+uploaded archive is deleted when the import ends, so no copy of the photos stays behind, except
+when photos were rejected only for showing several faces: then it is kept until the Admin retries
+them enrolling the largest face (`retry_with_largest`, no new upload) or discards it. One
 lawful-basis declaration, made when the import starts, is applied to every person it registers
 (and to people it adds photos to who had none).
 """
@@ -95,7 +97,8 @@ def start_folder_import(
 
 @transaction.atomic
 def _queue(job: FaceImport, consent: Declaration | None) -> FaceImport:
-    job.consent = consent_service.new_record(consent, user=job.owner) if consent is not None else None
+    if consent is not None:  # else the job keeps the record it has (a retry: its original's)
+        job.consent = consent_service.new_record(consent, user=job.owner)
     job.save()
     record(
         AuditEvent.Kind.IMPORT_RUN, obj=job, object_repr=job.source_name, actor=job.owner,
@@ -147,6 +150,14 @@ def _entries(job: FaceImport) -> Iterator[list[Entry]]:
     ]
 
 
+def _selected(job: FaceImport, entries: list[Entry]) -> list[Entry]:
+    """A retry reads only the files its original import rejected for showing several faces."""
+    if job.retry_of is None:
+        return entries
+    wanted = set(retryable_files(job.retry_of))
+    return [entry for entry in entries if entry[0] in wanted]
+
+
 def _person_name(folder: str) -> str:
     return " ".join(folder.replace("_", " ").split())
 
@@ -182,7 +193,7 @@ def run_import(import_id: int) -> dict[str, int]:
     job.save(update_fields=["status", "report"])
     try:
         with _entries(job) as entries:
-            _enrol_all(job, entries)
+            _enrol_all(job, _selected(job, entries))
     except (OSError, zipfile.BadZipFile) as exc:
         return _finish(job, error=f"The archive or folder cannot be read: {exc}")
     except Exception as exc:  # the job row must never stay "running"
@@ -205,25 +216,70 @@ def _enrol_all(job: FaceImport, entries: list[Entry]) -> None:
             person = _import_one(job, folder, read, people)
         except EnrolmentRejected as exc:
             job.failed += 1
-            job.report.append({"file": name, "person": folder or "", "status": "rejected", "reason": exc.message})
+            job.report.append(_row(name, _person_name(folder or ""), "rejected", exc.message, exc.code))
         except (OSError, zipfile.BadZipFile, RuntimeError, ValueError) as exc:  # a damaged member: report, go on
             logger.warning("import %s: cannot read %s: %s", job.pk, name, exc)
             job.failed += 1
-            job.report.append({"file": name, "person": folder or "", "status": "rejected", "reason": str(exc)})
+            job.report.append(_row(name, _person_name(folder or ""), "rejected", str(exc), "unreadable"))
         else:
             job.done += 1
-            job.report.append({"file": name, "person": person.display_name, "status": "accepted", "reason": ""})
+            job.report.append(_row(name, person.display_name, "accepted"))
         if time.monotonic() - last >= PROGRESS_INTERVAL_S:
             last = time.monotonic()
             job.save(update_fields=["done", "failed", "report"])
             _publish(job)
 
 
+def _row(file: str, person: str, status: str, reason: str = "", code: str = "") -> dict[str, str]:
+    """A report line; the person is always named as the registry names them ("Jane Doe", not "Jane_Doe")."""
+    return {"file": file, "person": person, "status": status, "reason": reason, "code": code}
+
+
+def retryable_files(job: FaceImport) -> list[str]:
+    """Files this import rejected only because they show several faces (enrolling the largest may work)."""
+    if job.allow_largest:
+        return []
+    return [row["file"] for row in job.report if row.get("code") == "several_faces"]
+
+
+def can_retry(job: FaceImport) -> bool:
+    """Finished, not retried yet, its photos still readable, and some rejected for several faces."""
+    return (
+        job.status == FaceImport.Status.SUCCEEDED
+        and (bool(job.archive) or bool(job.folder))
+        and not job.retries.exists()
+        and bool(retryable_files(job))
+    )
+
+
+def retry_with_largest(job: FaceImport, owner) -> FaceImport:
+    """Enrol the largest face of the photos `job` rejected for showing several faces, from the kept
+    archive (or the same folder): no new upload. The retry takes over the archive and deletes it."""
+    if not can_retry(job):
+        raise ImportRefused("This import has no photos of several faces left to retry.")
+    retry = FaceImport(
+        owner=owner, archive=job.archive.name, folder=job.folder, source_name=job.source_name,
+        allow_largest=True, retry_of=job, consent=job.consent,
+    )  # fmt: skip
+    with transaction.atomic():
+        FaceImport.objects.filter(pk=job.pk).update(archive="")
+        _queue(retry, None)
+    logger.info("import %s: %d photo(s) retried as import %s", job.pk, len(retryable_files(job)), retry.pk)
+    return retry
+
+
+def discard_archive(job: FaceImport) -> None:
+    """Delete the archive kept for a retry (the report stays)."""
+    if job.archive:
+        job.archive.delete(save=False)
+        FaceImport.objects.filter(pk=job.pk).update(archive="")
+
+
 def _finish(job: FaceImport, error: str = "") -> dict[str, int]:
     job.status = FaceImport.Status.FAILED if error else FaceImport.Status.SUCCEEDED
     job.error = error
     job.finished_at = timezone.now()
-    if job.archive:
+    if job.archive and (error or not retryable_files(job)):
         job.archive.delete(save=False)
     job.save()
     _publish(job)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import messages
-from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models import Count, Exists, OuterRef, Q, Subquery
 from django.http import FileResponse, Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
@@ -16,9 +16,10 @@ from django.views.generic import DetailView, FormView, ListView
 from accounts.permissions import PermissionRequired
 from detection.models import DetectedFace, FaceImport, FaceSample, LawfulBasis, Person
 from detection.services import consent as consent_service
-from detection.services import registry, subjects
+from detection.services import registry, registry_import, subjects
 from detection.services.consent import ConsentError, Declaration
 from detection.services.enrolment import EnrolmentRejected
+from detection.services.gallery import recognisable
 from detection.services.registry_import import ImportRefused, import_root, start_folder_import, start_zip_import
 
 
@@ -114,6 +115,7 @@ class PersonListView(RegistryMixin, ListView):
         people = Person.objects.select_related("consent").annotate(
             sample_count=Count("samples", filter=Q(samples__synthetic_mask=False)),
             thumbnail_id=Subquery(first_crop.values("id")[:1]),
+            recognisable=Exists(recognisable(Person.objects.filter(pk=OuterRef("pk")))),
         ).order_by("display_name", "pk")
         q = self.request.GET.get("q", "").strip()
         if q:
@@ -159,6 +161,7 @@ class PersonDetailView(RegistryMixin, DetailView):
         context["photos_form"] = PhotosForm()
         context["consent_form"] = ConsentForm()
         context["consent_required"] = consent_service.consent_required()
+        context["recognisable"] = recognisable(Person.objects.filter(pk=self.object.pk)).exists()
         return context
 
     def post(self, request, pk):
@@ -404,4 +407,27 @@ class ImportDetailView(RegistryMixin, DetailView):
     context_object_name = "job"
 
     def get_queryset(self):
-        return FaceImport.objects.filter(owner=self.request.user)
+        return FaceImport.objects.filter(owner=self.request.user).select_related("retry_of")
+
+    def get_context_data(self, **kwargs):
+        can_retry = registry_import.can_retry(self.object)
+        retryable = len(registry_import.retryable_files(self.object)) if can_retry else 0
+        return super().get_context_data(retryable=retryable, **kwargs)
+
+
+class ImportRetryView(RegistryMixin, View):
+    """POST action=retry: enrol the largest face of the photos rejected for several faces (no new
+    upload); action=discard: delete the archive kept for that."""
+
+    def post(self, request, pk):
+        job = get_object_or_404(FaceImport, pk=pk, owner=request.user)
+        if request.POST.get("action") == "discard":
+            registry_import.discard_archive(job)
+            messages.info(request, "The kept archive was deleted.")
+            return redirect("detection:person_import_detail", pk=pk)
+        try:
+            retry = registry_import.retry_with_largest(job, request.user)
+        except ImportRefused as exc:
+            messages.warning(request, str(exc))
+            return redirect("detection:person_import_detail", pk=pk)
+        return redirect("detection:person_import_detail", pk=retry.pk)
