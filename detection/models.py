@@ -351,3 +351,7 @@ class PlatformSettings(SingletonSettings):
         help_text="Audit events older than this are removed (0 keeps them forever); at least the image retention.",
     )
     updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "platform settings"
+        verbose_name_plural = "platform settings"  # not Django's default "settingss"

@@ -25,11 +25,15 @@ class SettingsForm(forms.ModelForm):
             "recognition_threshold", "store_images", "image_retention_days", "privacy_uploads", "privacy_batches",
             "privacy_cameras", "require_consent", "erasure_grace_days", "audit_retention_days",
         ]  # fmt: skip
+        labels = {"recognition_threshold": "Recognition strictness (match distance)"}
         help_texts = {
             "recognition_threshold": (
-                "Largest face distance still accepted as the same person (0 to 2; lower is stricter). "
-                "Blank: the engine's tuned default. Matches against synthetic masked variants use a "
-                "proportionally stricter threshold."
+                "How alike a face must be to a registered person's photos to be named as them. "
+                "A lower number is stricter: strangers are almost never given someone's name, but more "
+                "registered people stay \u201cunknown\u201d (masked faces first). A higher number is looser: "
+                "more people are named, and more strangers are mistaken for someone. Leave it blank for the "
+                "engine's tuned balance, and change it in small steps (0.05). The number is a face distance "
+                "from 0 (identical) to 2 (opposite); masked faces are matched a little more strictly."
             ),
         }
 
