@@ -5,7 +5,7 @@ from django.db import migrations
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("detection", "0005_consent_privacy_settings"),
+        ("detection", "0006_face_import_retry"),
     ]
 
     operations = [
