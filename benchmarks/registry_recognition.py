@@ -9,7 +9,7 @@ Protocol: the people split of benchmarks/recognition_accuracy.py (people with on
 through `detection.services.enrolment.prepare` (quality gate, four drawn-mask variants), exactly as
 the registry stores it; their other photos are probes, tested plain and with a mask drawn from
 their landmarks in a shape and colour the enrolment never used. The gallery is the registry's
-(`detection.services.gallery.add_samples`: the photo, plus the mean of its four variants as one
+(`detection.engine.enrolment.add_samples`: the photo, plus the mean of its four variants as one
 flagged variant row), at the recognizer's shipped thresholds: the same thresholds for every figure.
 Prints one JSON object.
 
@@ -49,10 +49,10 @@ def setup_django() -> None:
 def evaluate(data: Path, people_limit: int | None) -> dict:
     import cv2
 
+    from detection.engine.enrolment import add_samples
     from detection.engine.imageio import decode_image
     from detection.engine.masking import draw_mask
     from detection.services.enrolment import EnrolmentRejected, enrolment_pipeline, prepare
-    from detection.services.gallery import add_samples
 
     cv2.setNumThreads(1)
     pipeline = enrolment_pipeline()
@@ -128,7 +128,7 @@ def evaluate(data: Path, people_limit: int | None) -> dict:
 
 def match_speed(pipeline, people: int, runs: int = 300) -> dict:
     """Milliseconds to match one face against `people` enrolled with a photo and 4 variants each."""
-    from detection.services.gallery import add_samples
+    from detection.engine.enrolment import add_samples
 
     rng = np.random.default_rng(0)
     dim = pipeline.recognizer.dimension

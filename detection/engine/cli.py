@@ -16,6 +16,7 @@ from typing import TextIO
 import cv2
 
 from detection.engine.annotate import annotate
+from detection.engine.enrolment import EnrolmentRejected, enrol_in_gallery, prepare
 from detection.engine.gallery import Gallery
 from detection.engine.imageio import ImageDecodeError, decode_image
 from detection.engine.pipeline import MODES, Analysis, Pipeline, PipelineConfig
@@ -42,17 +43,17 @@ def iter_images(paths: Iterable[str]) -> Iterator[str]:
 
 
 def build_gallery(pipeline: Pipeline, directory: Path, stderr: TextIO) -> Gallery:
-    """Enrol `directory/<person>/<photos>` in memory (each photo plus a drawn-mask variant)."""
+    """Enrol `directory/<person>/<photos>` in memory through the registry's enrolment checks (the
+    largest face of each photo, with its pooled synthetic-mask variants); refused photos are reported."""
     if not directory.is_dir():
         raise CliError(f"gallery folder not found: {directory}")
     gallery = pipeline.new_gallery()
     for person_dir in sorted(p for p in directory.iterdir() if p.is_dir()):
-        for photo in iter_images([str(person_dir)]):
+        for key, photo in enumerate(iter_images([str(person_dir)])):
             try:
-                plain, masked = pipeline.enrolment_embeddings(decode_image(photo))
-                gallery.add(person_dir.name, plain)
-                gallery.add(person_dir.name, masked, variant=True)
-            except (ImageDecodeError, ValueError) as exc:
+                prepared = prepare(decode_image(photo), pipeline, allow_largest=True)
+                enrol_in_gallery(gallery, person_dir.name, prepared, key)
+            except (ImageDecodeError, EnrolmentRejected) as exc:
                 logger.warning("gallery photo %s skipped: %s", photo, exc)
                 _emit(stderr, f"warning: gallery photo {photo} skipped: {exc}")
     if not len(gallery):

@@ -20,7 +20,6 @@ from detection.engine.classifier import DEFAULT_MODEL, MaskClassifier
 from detection.engine.detectors import DetectorConfig, FaceDetector, create_detector
 from detection.engine.detectors.base import check_rgb
 from detection.engine.gallery import Gallery, Match
-from detection.engine.masking import draw_mask
 from detection.engine.recognizers import FaceRecognizer, create_recognizer
 from detection.engine.refine import RETINAFACE_BOX_REGRESSION, ConfirmConfig, confirm, landmark_box, needs_confirmation
 from detection.engine.types import Box, Detection
@@ -276,21 +275,6 @@ class Pipeline:
                 raise ValueError("no face found in the image")
             face = max(faces, key=lambda d: d.width * d.height)
         return self.recognizer.embed(image, face)
-
-    def enrolment_embeddings(self, image: np.ndarray, *, masked_variant: bool = True) -> np.ndarray:
-        """Embeddings to enrol for the largest face of a photo: row 0 the face itself and, optionally,
-        row 1 the same face with a drawn mask (add it with `variant=True`), so the person is still
-        recognised behind a mask.
-
-        Raises ValueError when the image has no face.
-        """
-        check_rgb(image)
-        faces = self.detect(image)
-        if not faces:
-            raise ValueError("no face found in the image")
-        face = max(faces, key=lambda d: d.width * d.height)
-        images = [image, draw_mask(image, face.landmarks)] if masked_variant else [image]
-        return np.stack([self.recognizer.embed(img, face) for img in images])
 
     def analyze(self, image: np.ndarray, *, recognize: bool = True) -> Analysis:
         """Faces with mask state (and identity when a gallery is set and `recognize`)."""

@@ -5,8 +5,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from detection.engine.enrolment import MASK_VARIANTS
 from detection.models import FaceSample, Person
-from detection.services.enrolment import GATE, MASK_VARIANTS, EnrolmentRejected, QualityGate, enrol, prepare
+from detection.services.enrolment import GATE, EnrolmentRejected, QualityGate, enrol, prepare
 from tests.detection import registry_photos
 from tests.detection.registry_photos import blurred_face, jpeg, small_face, two_faces
 from tests.photos import face_photo, masked_face_photo

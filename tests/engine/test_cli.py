@@ -144,3 +144,19 @@ def test_manage_py_analyze_prints_only_json(committed_model, photos):
     for obj in lines:
         jsonschema.validate(obj, ERROR if "error" in obj else RESULT)
     assert lines[0]["faces"][0]["mask"] == "without_mask"
+
+
+def test_gallery_photos_pass_the_registrys_quality_gate(photos, tiny_pipeline, astronaut, tmp_path):
+    """The CLI enrols through the registry's checks: a face too small for the registry is refused
+    here too, with a warning naming the reason."""
+    gallery = tmp_path / "gallery"
+    (gallery / "eileen").mkdir(parents=True)
+    Image.fromarray(astronaut[:, ::-1]).save(gallery / "eileen" / "1.jpg")
+    small = Image.fromarray(astronaut).resize((64, 64))  # the face is far under 48 px across
+    canvas = Image.new("RGB", (400, 400), (120, 120, 120))
+    canvas.paste(small, (160, 160))
+    (gallery / "tiny").mkdir()
+    canvas.save(gallery / "tiny" / "1.jpg")
+    status, _, err = run([photos[0] / "b_astronaut.jpg"], tiny_pipeline, json_output=True, gallery_dir=str(gallery))
+    assert status == 0
+    assert "tiny/1.jpg skipped" in err and "px across" in err

@@ -5,6 +5,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
+from detection.engine.enrolment import EnrolmentRejected, enrol_in_gallery, prepare
 from detection.engine.masking import draw_mask
 from detection.engine.pipeline import Pipeline, PipelineConfig, adjust_box, get_pipeline
 
@@ -32,8 +33,8 @@ def test_box_adjust_moves_and_clips():
 
 def test_recognition_with_gallery(tiny_pipeline, astronaut, grace_hopper):
     gallery = tiny_pipeline.new_gallery()
-    gallery.add("astronaut", tiny_pipeline.enrolment_embeddings(astronaut))
-    assert len(gallery) == 2  # the photo and its drawn-mask variant
+    enrol_in_gallery(gallery, "astronaut", prepare(astronaut, tiny_pipeline), photo_key=0)
+    assert len(gallery) == 2  # the photo and the pooled embedding of its drawn-mask variants
     tiny_pipeline.set_gallery(gallery)
     try:
         [face] = tiny_pipeline.analyze(np.ascontiguousarray(astronaut[:, ::-1])).faces
@@ -55,8 +56,8 @@ def test_gallery_from_another_recognizer_is_refused(tiny_pipeline):
 
 
 def test_enrolment_needs_a_face(tiny_pipeline):
-    with pytest.raises(ValueError, match="no face"):
-        tiny_pipeline.enrolment_embeddings(np.full((100, 100, 3), 128, np.uint8))
+    with pytest.raises(EnrolmentRejected, match="No face"):
+        prepare(np.full((100, 100, 3), 128, np.uint8), tiny_pipeline)
     with pytest.raises(ValueError, match="no face"):
         tiny_pipeline.embed(np.full((100, 100, 3), 128, np.uint8))
 
