@@ -2,8 +2,9 @@
 it with the engine's fast mode, follow faces with a tracker, and turn finished tracks into events.
 
 The same `LiveSession` serves `LiveFrameConsumer` and `watch_camera`, so a browser camera and an
-RTSP camera produce the same frame messages and the same events. Recognition runs per track (once,
-and again while unsure), not per frame; each finished track is one `DetectionLog` with a snapshot.
+RTSP camera produce the same frame messages and the same events. Recognition runs when the tracker
+asks for it (a new face, a name being confirmed, a face that changed, and now and then), not on every
+frame; a name is shown and logged only once confirmed. Each finished track is one `DetectionLog`.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import base64
 import logging
 import struct
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -19,13 +21,14 @@ import numpy as np
 from django.conf import settings
 from django.db import close_old_connections, transaction
 
+from detection.engine.gallery import Gallery
 from detection.engine.imageio import ImageDecodeError, decode_image
 from detection.engine.pipeline import Analysis, FaceResult, Pipeline
 from detection.engine.types import WITH_MASK
 from detection.models import Camera, DetectionLog, Person
 from detection.services import alerts
 from detection.services.engine import pipeline
-from detection.services.tracking import Track, Tracker, TrackEvent
+from detection.services.tracking import Recognition, Track, Tracker, TrackerConfig, TrackEvent
 from maskportal import realtime
 
 logger = logging.getLogger(__name__)
@@ -75,7 +78,7 @@ class LiveSession:
         self.camera = camera
         self.source = source
         self.mode = settings.ENGINE_LIVE_MODE
-        self.tracker = Tracker()
+        self.tracker = Tracker(tracker_config())
         self._names: dict[str, str] = {}
 
     # -- per frame -------------------------------------------------------------------------------
@@ -96,8 +99,9 @@ class LiveSession:
         analysis = engine.analyze(image, recognize=False)
         analysis.add_decode_time(decode_ms)
         t_track = time.perf_counter()
-        tracks, events = self.tracker.update(analysis.faces, now, frame=image)
-        recognize_ms = self._recognize(engine, image, analysis.faces, tracks, now)
+        recognizer = FrameRecognizer.of(engine, image, analysis.faces)
+        tracks, events = self.tracker.update(analysis.faces, now, frame=image, recognizer=recognizer)
+        recognize_ms = recognizer.milliseconds if recognizer else 0.0
         timings = analysis.to_dict()["timings_ms"]
         timings["recognize"] = round(recognize_ms, 2)
         timings["track"] = round((time.perf_counter() - t_track) * 1000 - recognize_ms, 2)
@@ -110,28 +114,15 @@ class LiveSession:
             message["camera"] = self.camera.pk
         return FrameResult(message, events)
 
-    def _recognize(
-        self, engine: Pipeline, image: np.ndarray, faces: list[FaceResult], tracks: list[Track], now: float
-    ) -> float:
-        """Embed and match only the faces whose track still needs an answer; returns milliseconds."""
-        gallery = engine.gallery
-        if gallery is None or not len(gallery):
-            return 0.0
-        start = time.perf_counter()
-        self.tracker.recognition_threshold = gallery.threshold
-        todo = [(f, t) for f, t in zip(faces, tracks, strict=True) if self.tracker.needs_recognition(t, now)]
-        if todo:
-            embeddings = engine.recognizer.embed_many(image, [f.detection for f, _ in todo])
-            for (_, track), match in zip(todo, gallery.match(embeddings), strict=True):
-                self.tracker.record_recognition(track, match.identity, match.distance, now)
-        return (time.perf_counter() - start) * 1000
-
     def _face_dict(self, face: FaceResult, track: Track) -> dict[str, Any]:
+        """The face as the overlay draws it: a name only once confirmed and while it still matches."""
         out = face.to_dict()
+        identity = track.shown_identity
         out.update(
-            identity=track.identity,
-            name=self.name_of(track.identity),
+            identity=identity,
+            name=self.name_of(identity),
             distance=None if track.distance is None else round(track.distance, 4),
+            recognition="confirmed" if identity else "pending" if track.pending else "unknown",
             track=track.id,
         )
         return out
@@ -194,6 +185,34 @@ class LiveSession:
             return self.camera.location or self.camera.name
         name = getattr(self.user, "username", "")
         return f"the live page of {name}" if name else "the live page"
+
+
+def tracker_config() -> TrackerConfig:
+    """The tracker's identity settings from Django settings (the rest are the tracker's defaults)."""
+    return TrackerConfig(confirm_frames=settings.LIVE_CONFIRM_FRAMES, recheck_every_s=settings.LIVE_RECHECK_S)
+
+
+class FrameRecognizer:
+    """Embeds and matches, against the engine's gallery, the faces of one frame the tracker asks
+    for; counts the milliseconds spent."""
+
+    def __init__(self, engine: Pipeline, gallery: Gallery, image: np.ndarray, faces: list[FaceResult]) -> None:
+        self.engine, self.gallery, self.image, self.faces = engine, gallery, image, faces
+        self.threshold, self.metric = gallery.threshold, gallery.metric
+        self.milliseconds = 0.0
+
+    @classmethod
+    def of(cls, engine: Pipeline, image: np.ndarray, faces: list[FaceResult]) -> FrameRecognizer | None:
+        """None when nobody is registered: no names to give, nothing to embed."""
+        gallery = engine.gallery
+        return cls(engine, gallery, image, faces) if gallery is not None and len(gallery) else None
+
+    def identify(self, indices: Sequence[int]) -> list[Recognition]:
+        start = time.perf_counter()
+        embeddings = self.engine.recognizer.embed_many(self.image, [self.faces[i].detection for i in indices])
+        matches = self.gallery.match(embeddings)
+        self.milliseconds += (time.perf_counter() - start) * 1000
+        return [Recognition(e, m.identity, m.distance) for e, m in zip(embeddings, matches, strict=True)]
 
 
 def event_summary(name: str | None, mask: str, place: str) -> str:

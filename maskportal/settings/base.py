@@ -252,6 +252,12 @@ LIVE_MAX_FRAME_BYTES = env.int("LIVE_MAX_FRAME_BYTES", default=768 * 1024)
 LIVE_MAX_FRAME_PIXELS = env.int("LIVE_MAX_FRAME_PIXELS", default=1920 * 1080)
 #: Threads analysing live frames in one web process (shared by all its sockets).
 LIVE_WORKERS = env.int("LIVE_WORKERS", default=0) or min(8, os.cpu_count() or 2)
+#: Live identity (docs/live.md): a name is shown and logged only after this many consecutive frames
+#: recognise the same person, and every face is recognised again at least every LIVE_RECHECK_S seconds.
+LIVE_CONFIRM_FRAMES = env.int("LIVE_CONFIRM_FRAMES", default=3)
+LIVE_RECHECK_S = env.float("LIVE_RECHECK_S", default=1.0)
+if LIVE_CONFIRM_FRAMES < 1 or LIVE_RECHECK_S <= 0:
+    raise ValueError("LIVE_CONFIRM_FRAMES must be at least 1 and LIVE_RECHECK_S above 0")
 
 # --- First admin created by `manage.py ensure_admin` -----------------------------------
 FIRST_ADMIN_USERNAME = env.str("MASKPORTAL_ADMIN_USERNAME", default="admin")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from detection.engine.types import WITH_MASK, WITHOUT_MASK
-from detection.services.tracking import Tracker, TrackerConfig, iou
+from detection.services.tracking import Recognition, Tracker, TrackerConfig, iou
 
 
 @dataclass
@@ -94,19 +94,129 @@ def test_mask_verdict_is_the_mean_over_the_track():
     assert event.mask == WITH_MASK and abs(event.mask_score - 0.75) < 1e-9
 
 
-def test_recognition_runs_once_per_track_when_sure_and_again_when_unsure():
-    tracker = Tracker(TrackerConfig(recognize_every_s=1.0, max_recognitions=3), recognition_threshold=0.5)
-    (sure,), _ = tracker.update([Face((10, 10, 90, 90))], 0.0)
-    assert tracker.needs_recognition(sure, 0.0)
-    tracker.record_recognition(sure, "7", 0.2, 0.0)
-    assert not tracker.needs_recognition(sure, 5.0)
+class Gallery:
+    """Recognition as the tracker sees it: each face's (embedding, name) for this frame, by index;
+    `asked` counts the faces embedded. Embeddings are unit vectors; the threshold is SFace's."""
 
-    (unsure,), _ = tracker.update([Face((300, 10, 380, 90))], 0.0)
-    tracker.record_recognition(unsure, None, 0.6, 0.0)
-    assert not tracker.needs_recognition(unsure, 0.5)  # spaced out
-    assert tracker.needs_recognition(unsure, 1.0)
-    tracker.record_recognition(unsure, "9", 0.48, 1.0)  # a match, but close to the threshold
-    assert unsure.identity == "9" and tracker.needs_recognition(unsure, 2.0)
-    tracker.record_recognition(unsure, None, 0.7, 2.0)  # a worse answer never replaces a better one
-    assert unsure.identity == "9" and unsure.distance == 0.48
-    assert not tracker.needs_recognition(unsure, 10.0)  # attempts used up
+    threshold, metric = 0.58, "cosine"
+
+    def __init__(self) -> None:
+        self.answers: list[tuple[np.ndarray, str | None]] = []
+        self.asked = 0
+
+    def identify(self, indices):
+        self.asked += len(indices)
+        answers = [self.answers[i] for i in indices]
+        return [Recognition(embedding, name, 0.3 if name else 0.8) for embedding, name in answers]
+
+
+def person(seed: int) -> np.ndarray:
+    """A person's embedding: random unit vectors are ~1.0 apart in cosine distance (different people)."""
+    vector = np.random.default_rng(seed).normal(size=128).astype(np.float32)
+    return vector / np.linalg.norm(vector)
+
+
+def near(embedding: np.ndarray, seed: int, spread: float = 0.3) -> np.ndarray:
+    """Another frame of the same person (cosine distance ~0.05)."""
+    vector = embedding + spread * person(seed) / np.sqrt(2)
+    return vector / np.linalg.norm(vector)
+
+
+BOX = (100, 100, 180, 180)
+
+
+def see(tracker, gallery, t, *answers, box=BOX, frame=None, mask_score=0.1):
+    """One frame with one face per answer (the same spot for the first); returns (tracks, events)."""
+    gallery.answers = list(answers)
+    boxes = [box] + [(300 + 100 * i, 100, 380 + 100 * i, 180) for i in range(len(answers) - 1)]
+    return tracker.update([Face(b, mask_score=mask_score) for b in boxes], t, frame=frame, recognizer=gallery)
+
+
+def test_a_name_is_shown_and_logged_only_after_consecutive_agreeing_recognitions():
+    tracker, gallery, alice = Tracker(TrackerConfig(confirm_frames=3)), Gallery(), person(1)
+    shown = []
+    for i in range(5):
+        (track,), _ = see(tracker, gallery, i * 0.1, (near(alice, i), "alice"))
+        shown.append(track.shown_identity)
+    assert shown == [None, None, "alice", "alice", "alice"]
+    assert gallery.asked == 3  # embedded on every frame while pending, then no more until something changes
+    (event,) = tracker.flush()
+    assert event.identity == "alice" and event.distance == 0.3
+
+
+def test_a_flicker_of_a_name_is_never_logged():
+    tracker, gallery, face = Tracker(TrackerConfig(confirm_frames=3)), Gallery(), person(1)
+    for i, name in enumerate(["alice", "alice", None, "alice", None]):
+        (track,), _ = see(tracker, gallery, i * 0.1, (near(face, i), name))
+        assert track.shown_identity is None
+    (event,) = tracker.flush()
+    assert event.identity is None
+
+
+def test_another_person_at_the_same_spot_starts_a_new_track_without_the_name():
+    tracker, gallery = Tracker(TrackerConfig(confirm_frames=2)), Gallery()
+    alice, stranger = person(1), person(2)
+    for i in range(4):
+        (first,), _ = see(tracker, gallery, i * 0.1, (near(alice, i), "alice"))
+    assert first.shown_identity == "alice"
+    # the stranger's embedding is computed (the tracker re-checks on the recheck interval here) ...
+    (track,), events = see(tracker, gallery, 1.5, (stranger, None))
+    # ... and is far from the track's: the track ends with alice's event, the stranger is a new, nameless track
+    assert track.id != first.id and track.shown_identity is None and track.identity is None
+    assert [(e.track_id, e.identity) for e in events] == [(first.id, "alice")]
+    for i in range(5):
+        (track,), _ = see(tracker, gallery, 1.6 + i, (near(stranger, 10 + i), None))
+        assert track.shown_identity is None
+    (event,) = tracker.flush()
+    assert event.identity is None
+
+
+def test_a_confirmed_track_matched_to_someone_else_ends_even_when_the_embeddings_are_close():
+    tracker, gallery, face = Tracker(TrackerConfig(confirm_frames=1)), Gallery(), person(1)
+    for i in range(3):
+        (first,), _ = see(tracker, gallery, i * 0.1, (face, "alice"))
+    (second,), events = see(tracker, gallery, 1.2, (near(face, 3), "bob"))
+    assert second.id != first.id and [e.identity for e in events] == ["alice"]
+    assert second.shown_identity == "bob"  # confirm_frames=1: a new track, named on its own evidence
+
+
+def test_an_unknown_face_never_inherits_the_name_of_the_track():
+    """Same embedding neighbourhood, but the gallery no longer matches: the name is hidden, not carried."""
+    tracker, gallery, face = Tracker(TrackerConfig(confirm_frames=2)), Gallery(), person(1)
+    for i in range(3):
+        (track,), _ = see(tracker, gallery, i * 0.1, (near(face, i), "alice"))
+    assert track.shown_identity == "alice"
+    (track,), _ = see(tracker, gallery, 1.5, (near(face, 9), None))
+    assert track.shown_identity is None and track.identity == "alice"  # the same person, turned away
+    (track,), _ = see(tracker, gallery, 2.6, (near(face, 10), "alice"))
+    assert track.shown_identity == "alice"
+
+
+def test_a_scene_cut_ends_every_track():
+    tracker, gallery = Tracker(TrackerConfig(confirm_frames=1)), Gallery()
+    dark, bright = np.full((480, 640, 3), 30, np.uint8), np.full((480, 640, 3), 220, np.uint8)
+    alice = person(1)
+    for i in range(3):
+        (first, _), _ = see(tracker, gallery, i * 0.1, (alice, "alice"), (person(5), None), frame=dark)
+    (track, _), events = see(tracker, gallery, 0.3, (alice, "alice"), (person(5), None), frame=bright)
+    assert track.id != first.id and len(events) == 2  # both people: two events, at the cut
+    assert track.hits == 1 and track.shown_identity == "alice"  # recognised again from scratch
+
+
+def test_a_changed_face_region_or_mask_verdict_is_recognised_again():
+    """Between rechecks, a face that no longer looks like it did at its last embedding is embedded."""
+    tracker, gallery, alice = Tracker(TrackerConfig(confirm_frames=1, recheck_every_s=10)), Gallery(), person(1)
+    frame = np.full((480, 640, 3), 127, np.uint8)
+    rng = np.random.default_rng(0)
+    frame[100:180, 100:180] = rng.integers(0, 255, (80, 80, 3), dtype=np.uint8)
+    see(tracker, gallery, 0.0, (alice, "alice"), frame=frame)
+    see(tracker, gallery, 0.1, (alice, "alice"), frame=frame)
+    assert gallery.asked == 1
+    other = frame.copy()
+    other[100:180, 100:180] = rng.integers(0, 255, (80, 80, 3), dtype=np.uint8)  # a different face, same spot
+    see(tracker, gallery, 0.2, (alice, "alice"), frame=other)
+    assert gallery.asked == 2
+    see(tracker, gallery, 0.3, (alice, "alice"), frame=other, mask_score=0.9)  # a mask appeared
+    assert gallery.asked == 3
+    see(tracker, gallery, 10.4, (alice, "alice"), frame=other, mask_score=0.9)  # the recheck interval
+    assert gallery.asked == 4
