@@ -150,23 +150,23 @@ class LiveSession:
                 continue
             close_old_connections()
             try:
-                logs.append(self._record(event))
+                logs.append(self._record(event, event.snapshot))
             except Exception:  # one bad event must not end the stream
                 logger.exception("could not record live event for track %s", event.track_id)
         return logs
 
-    def _record(self, event: TrackEvent) -> DetectionLog:
+    def _record(self, event: TrackEvent, snapshot: np.ndarray) -> DetectionLog:
         from detection.services.analysis import analyse_and_log
 
         face = replace(
             event.face, identity=event.identity, distance=event.distance, mask=event.mask, mask_score=event.mask_score
         )
-        h, w = event.snapshot.shape[:2]
+        h, w = snapshot.shape[:2]
         analysis = Analysis(width=w, height=h, faces=[face], timings_ms={})
         summary = event_summary(self.name_of(event.identity), event.mask, self.place())
         with transaction.atomic():
             log = analyse_and_log(
-                event.snapshot, user=self.user, source=self.source, camera=self.camera, mode=self.mode,
+                snapshot, user=self.user, source=self.source, camera=self.camera, mode=self.mode,
                 analysis=analysis, original_name=f"track {event.track_id}",
             )  # fmt: skip
             log.summary = summary

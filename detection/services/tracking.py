@@ -31,14 +31,20 @@ from detection.engine.types import WITH_MASK, WITHOUT_MASK, Box
 
 #: Side of the grey face thumbnail compared between frames (16x16 tells two people apart, cheaply).
 LOOK_SIZE = 16
-#: Size of the frame thumbnail compared for scene cuts.
+#: Size of the frame thumbnail compared for scene cuts, and histogram bins per Lab channel.
 SCENE_SIZE = (64, 48)
+SCENE_BINS = 32
 
 
 class FaceLike(Protocol):
-    box: Box
-    score: float
-    mask_score: float
+    @property
+    def box(self) -> Box: ...
+
+    @property
+    def score(self) -> float: ...
+
+    @property
+    def mask_score(self) -> float: ...
 
 
 @dataclass(frozen=True)
@@ -62,9 +68,12 @@ class TrackerConfig:
     look_similarity: float = 0.85
     #: A change of mask probability this large since the last embedding also asks for a new embedding.
     mask_change: float = 0.5
-    #: Mean HSV difference (0-255) of consecutive frame thumbnails that counts as a scene cut, as in
-    #: PySceneDetect's content detector (camera noise and a person moving stay far below).
-    scene_cut: float = 30.0
+    #: A scene cut (every track ends) changes the picture as a whole: the colour distribution of the
+    #: frame (mean Bhattacharyya distance of its L, a, b histograms) by more than `scene_cut_histogram`
+    #: AND its pixels by more than `scene_cut_pixels` on average (0-255). Noise, exposure changes
+    #: and a person moving stay under one or the other; a new scene passes both.
+    scene_cut_histogram: float = 0.15
+    scene_cut_pixels: float = 12.0
 
 
 @dataclass(frozen=True)
@@ -193,17 +202,30 @@ def look_similarity(a: np.ndarray, b: np.ndarray) -> float:
     return float(a @ b)
 
 
-def scene_thumbnail(frame: np.ndarray) -> np.ndarray:
-    """Small HSV copy of the frame for the scene-cut test."""
-    small = cv2.resize(frame, SCENE_SIZE, interpolation=cv2.INTER_AREA)
+@dataclass(frozen=True)
+class Scene:
+    """What the scene-cut test keeps of a frame: a small Lab copy and its per-channel histograms."""
+
+    lab: np.ndarray = field(repr=False)
+    histograms: np.ndarray = field(repr=False)
+
+
+def scene_of(frame: np.ndarray) -> Scene:
+    step = max(1, frame.shape[1] // (2 * SCENE_SIZE[0]))  # every few pixels first: 4x cheaper than all
+    small = cv2.resize(np.ascontiguousarray(frame[::step, ::step]), SCENE_SIZE, interpolation=cv2.INTER_AREA)
     if small.ndim == 2:
         small = cv2.cvtColor(small, cv2.COLOR_GRAY2RGB)
-    return cv2.cvtColor(small, cv2.COLOR_RGB2HSV).astype(np.int16)
+    lab = cv2.cvtColor(small, cv2.COLOR_RGB2LAB)
+    bins = lab.reshape(-1, 3) // (256 // SCENE_BINS)
+    histograms = np.stack([np.bincount(bins[:, c], minlength=SCENE_BINS) for c in range(3)]).astype(np.float64)
+    return Scene(lab.astype(np.int16), histograms / histograms.sum(axis=1, keepdims=True))
 
 
-def scene_change(a: np.ndarray, b: np.ndarray) -> float:
-    """Mean absolute HSV difference of two frame thumbnails (0-255)."""
-    return float(np.abs(a - b).mean())
+def scene_change(a: Scene, b: Scene) -> tuple[float, float]:
+    """(mean Bhattacharyya distance of the histograms, mean absolute pixel difference) of two frames."""
+    overlap = np.sqrt(a.histograms * b.histograms).sum(axis=1)
+    histogram = float(np.sqrt(np.clip(1.0 - overlap, 0.0, 1.0)).mean())
+    return histogram, float(np.abs(a.lab - b.lab).mean())
 
 
 class Tracker:
@@ -213,7 +235,7 @@ class Tracker:
         self.config = config or TrackerConfig()
         self.tracks: dict[int, Track] = {}
         self._ids = itertools.count(1)
-        self._scene: np.ndarray | None = None
+        self._scene: Scene | None = None
 
     def update(
         self,
@@ -240,7 +262,7 @@ class Tracker:
                 events += self._end(track)
                 track = None
             if track is None:
-                track = Track(id=next(self._ids), box=tuple(face.box), started=now, last_seen=now)
+                track = Track(id=next(self._ids), box=_as_box(face.box), started=now, last_seen=now)
                 self.tracks[track.id] = track
             self._sighting(track, face, now, frame)
             if recognition is not None:
@@ -250,14 +272,17 @@ class Tracker:
 
     def _scene_cut(self, frame: np.ndarray, now: float) -> list[TrackEvent]:
         """End every track when this frame is a different scene from the last one."""
-        scene, previous = scene_thumbnail(frame), self._scene
+        scene, previous = scene_of(frame), self._scene
         self._scene = scene
-        if previous is None or previous.shape != scene.shape or scene_change(previous, scene) <= self.config.scene_cut:
+        if previous is None or previous.lab.shape != scene.lab.shape:
+            return []
+        histogram, pixels = scene_change(previous, scene)
+        if histogram <= self.config.scene_cut_histogram or pixels <= self.config.scene_cut_pixels:
             return []
         return [e for track in list(self.tracks.values()) for e in self._end(track)]
 
     def _sighting(self, track: Track, face: FaceLike, now: float, frame: np.ndarray | None) -> None:
-        track.box = tuple(face.box)
+        track.box = _as_box(face.box)
         track.last_seen = now
         track.hits += 1
         track.mask_scores.append(float(face.mask_score))
@@ -359,6 +384,11 @@ class Tracker:
             face=track.snapshot_face,
         )
         return [event]
+
+
+def _as_box(box: Sequence[float]) -> Box:
+    x1, y1, x2, y2 = box
+    return (float(x1), float(y1), float(x2), float(y2))
 
 
 def _closest(a: float | None, b: float | None) -> float | None:

@@ -42,7 +42,9 @@
       const color = COLORS[face.mask] || "#ffc107";
       ctx.strokeStyle = color;
       ctx.strokeRect(x1 * sx, y1 * sy, (x2 - x1) * sx, (y2 - y1) * sy);
-      const label = `${face.name || "unknown"} · ${face.mask === "with_mask" ? "mask" : "no mask"} ${Math.round(
+      // a name only once confirmed; "identifying…" while a match is being confirmed
+      const who = face.name || (face.recognition === "pending" ? "identifying…" : "unknown");
+      const label = `${who} · ${face.mask === "with_mask" ? "mask" : "no mask"} ${Math.round(
         (face.mask === "with_mask" ? face.mask_score : 1 - face.mask_score) * 100)}%`;
       const width = ctx.measureText(label).width + 8;
       const height = parseInt(ctx.font, 10) + 6;

@@ -192,13 +192,17 @@ def test_an_unknown_face_never_inherits_the_name_of_the_track():
     assert track.shown_identity == "alice"
 
 
-def test_a_scene_cut_ends_every_track():
+def test_a_scene_cut_ends_every_track_and_camera_noise_does_not():
     tracker, gallery = Tracker(TrackerConfig(confirm_frames=1)), Gallery()
-    dark, bright = np.full((480, 640, 3), 30, np.uint8), np.full((480, 640, 3), 220, np.uint8)
+    rng = np.random.default_rng(0)
+    dark = rng.integers(0, 120, (480, 640, 3), dtype=np.uint8)
+    bright = rng.integers(120, 256, (480, 640, 3), dtype=np.uint8)
     alice = person(1)
-    for i in range(3):
-        (first, _), _ = see(tracker, gallery, i * 0.1, (alice, "alice"), (person(5), None), frame=dark)
-    (track, _), events = see(tracker, gallery, 0.3, (alice, "alice"), (person(5), None), frame=bright)
+    for i in range(4):
+        noisy = np.clip(dark + rng.normal(0, 10, dark.shape), 0, 255).astype(np.uint8)
+        (first, _), events = see(tracker, gallery, i * 0.1, (alice, "alice"), (person(5), None), frame=noisy)
+        assert first.hits == i + 1 and events == []  # the same scene, with sensor noise
+    (track, _), events = see(tracker, gallery, 0.4, (alice, "alice"), (person(5), None), frame=bright)
     assert track.id != first.id and len(events) == 2  # both people: two events, at the cut
     assert track.hits == 1 and track.shown_identity == "alice"  # recognised again from scratch
 
