@@ -201,12 +201,14 @@ def score(scenario: Scenario, messages: dict[int, dict], logs: list[tuple[str, s
 # -- playing the video through the product --------------------------------------------------------
 def enrol_registered(scenario: Scenario) -> None:
     """Register each person from one photo (the platform's enrolment, with its drawn-mask variants)."""
+    from detection.services.consent import Declaration
     from detection.services.enrolment import enrol
     from detection.services.gallery import registry_changed
     from detection.services.registry import create_person
 
     for name, photo in scenario.enrolment.items():
-        enrol(create_person(display_name=name), photo, allow_largest=True, notify=False)
+        person = create_person(display_name=name, consent=Declaration("consent"))
+        enrol(person, photo, allow_largest=True, notify=False)
     registry_changed()
 
 

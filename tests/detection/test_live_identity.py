@@ -15,6 +15,7 @@ from rest_framework.authtoken.models import Token
 from detection.engine.masking import draw_mask
 from detection.engine.pipeline import get_pipeline
 from detection.models import DetectionLog
+from detection.services.consent import Declaration
 from detection.services.enrolment import enrol
 from detection.services.live import LiveSession
 from detection.services.registry import create_person
@@ -48,7 +49,7 @@ def test_the_next_person_at_the_same_spot_never_gets_the_registered_name():
 
     Before the fix the astronaut's track, and name, went on to Grace's face and into the log.
     """
-    enrol(create_person(display_name="Eileen Collins"), face_photo())
+    enrol(create_person(display_name="Eileen Collins", consent=Declaration("consent")), face_photo())
     astronaut = in_frame(face_photo())
     grace, masked_grace = at_the_spot_of(other_face(), astronaut), at_the_spot_of(masked(other_face()), astronaut)
     script = [("Eileen Collins", astronaut), (None, grace), (None, masked_grace), ("Eileen Collins", astronaut)]
