@@ -140,6 +140,7 @@ def record(
 #: Readable names of detail keys; other keys are shown with underscores as spaces.
 DETAIL_LABELS = {
     "changes": "Changes",
+    "values": "Values",
     "lawful_basis": "Lawful basis",
     "grace_days": "Erasure after (days)",
     "erase_after": "Erasure due",
@@ -176,7 +177,9 @@ def detail_lines(event: AuditEvent) -> list[str]:
         return ["Details removed when the person was erased."]
     lines = []
     for key, value in (event.detail or {}).items():
-        if key == "changes" and isinstance(value, Mapping):
+        if key == "values" and isinstance(value, Mapping):
+            lines.extend(f"{_label(field)}: {_text(v)}" for field, v in value.items())
+        elif key == "changes" and isinstance(value, Mapping):
             lines.extend(
                 f"{_label(field)}: {_text(pair[0])} → {_text(pair[1])}"
                 if isinstance(pair, (list, tuple)) and len(pair) == 2

@@ -46,11 +46,12 @@ def _saved(sender, instance, created, raw=False, **kwargs) -> None:
         return
     fields, created_kind, changed_kind, _ = AUDITED[sender]
     before = getattr(instance, "_audit_before", None)
-    diff = changes(before or {}, snapshot(instance, fields))
-    extra = {"secret_changed": True} if getattr(instance, "_audit_secret_changed", False) else {}
     if created or before is None:
-        record(created_kind, obj=instance, changes=diff)
-    elif diff or extra:
+        record(created_kind, obj=instance, values=snapshot(instance, fields))
+        return
+    diff = changes(before, snapshot(instance, fields))
+    extra = {"secret_changed": True} if getattr(instance, "_audit_secret_changed", False) else {}
+    if diff or extra:
         record(changed_kind, obj=instance, changes=diff, **extra)
 
 

@@ -68,7 +68,7 @@ def create_person(
         )
         record(
             AuditEvent.Kind.PERSON_CREATED, obj=person, actor=user, source=source,
-            changes=changes({}, snapshot(person, EDITABLE_FIELDS)),
+            values=snapshot(person, EDITABLE_FIELDS),
         )  # fmt: skip
         if record_row is not None:
             consent_service.audit_consent(person, record_row)
