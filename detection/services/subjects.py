@@ -56,8 +56,12 @@ def naming(person: Person) -> QuerySet[DetectedFace]:
     return DetectedFace.objects.filter(Q(person=person) | Q(corrected_person=person))
 
 
-def audit_about(person: Person) -> QuerySet[AuditEvent]:
-    return AuditEvent.objects.filter(object_type=Person._meta.model_name, object_id=str(person.pk))
+def audit_about(person: Person, face_ids: list[int] | None = None) -> QuerySet[AuditEvent]:
+    """Events about the person, and (for erasure) reviews of the faces that named them."""
+    about = Q(object_type=Person._meta.model_name, object_id=str(person.pk))
+    if face_ids:
+        about |= Q(object_type=DetectedFace._meta.model_name, object_id__in=[str(pk) for pk in face_ids])
+    return AuditEvent.objects.filter(about)
 
 
 # --- subject access export --------------------------------------------------------------
@@ -216,10 +220,9 @@ def _blur_in_stored_image(log: DetectionLog, faces: Iterable[DetectedFace]) -> b
     return True
 
 
-def _scrub_detections(person: Person, report: ErasureReport) -> list[str]:
+def _scrub_detections(person: Person, faces: list[DetectedFace], report: ErasureReport) -> list[str]:
     """Blur the person's face in stored images, drop their crops, remove their name; returns files to delete."""
     stale: list[str] = []
-    faces = list(naming(person).select_related("log"))
     report.detections = len(faces)
     by_log: dict[int, list[DetectedFace]] = {}
     for face in faces:
@@ -275,9 +278,10 @@ def erase_person(person: Person, *, user=None, reason: str = "") -> ErasureRepor
     report.photos = sum(not s.synthetic_mask for s in samples)
     consent = person.consent
     with transaction.atomic():
-        stale = _scrub_detections(person, report)
+        faces = list(naming(person).select_related("log"))
+        stale = _scrub_detections(person, faces, report)
         _scrub_import_reports(person)
-        audit_about(person).redact()
+        audit_about(person, [f.pk for f in faces]).redact()
         person.delete()
         if consent is not None and not _still_used(consent):
             if consent.document:

@@ -24,9 +24,11 @@ from detection.services import registry, subjects
 from detection.services.consent import Declaration
 from detection.services.engine import pipeline
 from detection.services.gallery import build_gallery, recognise
+from detection.services.review import review_face
 from tests.detection import registry_photos
 from tests.detection.registry_photos import jpeg, other_face, two_faces
 from tests.photos import face_photo
+from training.models import TrainingImage
 
 pytestmark = pytest.mark.django_db
 media = registry_photos.media  # fixture
@@ -153,6 +155,8 @@ def test_erasure_removes_files_vectors_names_and_faces(admin_client, admin_user,
                 {"file": "Grace_Hopper/g.jpg", "person": "Grace Hopper", "status": "accepted", "reason": ""}],
     )  # fmt: skip
     record(AuditEvent.Kind.PERSON_CHANGED, obj=eileen, changes={"Notes": ["Astronaut", "Commander"]})
+    review_face(faces["eileen"], user=admin_user, mask_label="with_mask")  # its audit event names her
+    [pool_image] = TrainingImage.objects.filter(detected_face=faces["eileen"])  # a correction cut from her face
     assert {p.person for p in recognise(two_faces())} == {eileen, grace}
     old_image_name = together.image.name
 
@@ -162,6 +166,7 @@ def test_erasure_removes_files_vectors_names_and_faces(admin_client, admin_user,
     # files: photos, crops, consent document, the detection's face crop; the old image file too
     remaining = stored_files()
     assert not eileen_files & remaining and old_image_name not in remaining
+    assert not TrainingImage.objects.filter(pk=pool_image.pk).exists() and pool_image.image.name not in remaining
     assert not Person.objects.filter(pk=eileen.pk).exists() and not FaceSample.objects.filter(person_id=eileen.pk)
     assert not ConsentRecord.objects.filter(lawful_basis="consent").exists()
     # vectors: the gallery no longer holds her
