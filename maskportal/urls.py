@@ -13,8 +13,7 @@ urlpatterns = [
     path("", include("detection.urls")),
     path("accounts/", include("accounts.urls")),
     path("training/", include("training.urls")),
-    path("api/v1/", include("detection.api.urls")),
-    path("api/v1/", include("training.api_urls")),
+    path("api/v1/", include("maskportal.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # A page for people: logged-out visitors go to the login page (the schema itself stays API-style).
     path("api/docs/", login_required(SpectacularSwaggerView.as_view(url_name="api-schema")), name="api-docs"),
