@@ -77,6 +77,9 @@ class TrainingJob(models.Model):
     result_version = models.ForeignKey(
         ModelVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    starting_weights = models.CharField(
+        max_length=100, blank=True, help_text="What the job fine-tunes from, as its log says (set when it starts)."
+    )
     progress = models.FloatField(default=0.0)
     history = models.JSONField(default=list, blank=True)
     log = models.TextField(blank=True)

@@ -116,6 +116,7 @@ class JobListView(Perm, ListView):
         context["form"] = JobForm(initial={"epochs": TrainingSettings.current().default_epochs})
         context["can_manage"] = self.request.user.has_perm(MANAGE)
         context["pool_size"] = TrainingImage.objects.count()
+        context["shortfalls"] = jobs.pool_shortfalls()
         return context
 
 

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import markdown as markdown_lib
+import nh3
 from django import template
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 
 register = template.Library()
 
@@ -76,3 +79,10 @@ def duration_ms(value: float | int | None) -> str:
     if ms < 1000:
         return f"{ms:.0f} ms"
     return f"{ms / 1000:.1f} s"
+
+
+@register.filter
+def markdown(text: str | None) -> str:
+    """Markdown (model cards) as HTML, sanitised: only harmless tags and attributes survive."""
+    html = markdown_lib.markdown(text or "", extensions=["tables", "fenced_code", "sane_lists"])
+    return mark_safe(nh3.clean(html))  # noqa: S308  (nh3 removed every unsafe tag and attribute)

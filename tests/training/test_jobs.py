@@ -114,7 +114,7 @@ def test_bad_job_requests_are_refused(baseline, admin_user):
     with pytest.raises(jobs.JobError, match="unknown option"):
         jobs.create_job(admin_user, options={"rm": "-rf"})
     TrainingImage.objects.all().delete()
-    with pytest.raises(jobs.JobError, match="pool is empty"):
+    with pytest.raises(jobs.JobError, match="pool is too small: 0 .with mask. training images"):
         jobs.create_job(admin_user)
 
 

@@ -13,7 +13,7 @@ import csv
 import logging
 import shutil
 import threading
-import traceback
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -39,6 +39,15 @@ STALE_AFTER_S = float(getattr(settings, "TRAINING_HEARTBEAT_TIMEOUT_S", 60))
 ALLOWED_OPTIONS = {"head_epochs": int, "batch_size": int, "imagenet": bool, "seed": int, "architecture": str}
 INPUT_SIZES = (32, 64, 96, 128, 160, 192, 224)
 MAX_EPOCHS = 100
+#: Seconds between two cancellation checks of the training thread (it checks after every batch).
+CANCEL_POLL_S = 0.5
+#: The least pool a job may train on (settings TRAINING_MIN_TRAIN_PER_CLASS / _EVAL_PER_CLASS):
+#: per class in the train split, and per class in the evaluation split, whose figures decide the
+#: promotion gate and mean little on a handful.
+MIN_TRAIN_PER_CLASS = 50
+MIN_EVAL_PER_CLASS = 25
+#: What a user reads when a job fails for a reason no check foresaw (the traceback goes to the server log).
+UNEXPECTED_FAILURE = "Training stopped on an unexpected error; an administrator can find the details in the server log."
 FINISHED = (TrainingJob.Status.SUCCEEDED, TrainingJob.Status.FAILED, TrainingJob.Status.CANCELLED)
 IN_PROGRESS = (TrainingJob.Status.QUEUED, TrainingJob.Status.RUNNING)
 
@@ -67,6 +76,26 @@ def _clean_options(options: dict | None) -> dict:
     return clean
 
 
+def pool_shortfalls() -> list[str]:
+    """Why the pool cannot train a job yet, one sentence per class and split (empty: it can)."""
+    from training.services.pool import stats
+
+    counts = stats()
+    min_train = int(getattr(settings, "TRAINING_MIN_TRAIN_PER_CLASS", MIN_TRAIN_PER_CLASS))
+    min_eval = int(getattr(settings, "TRAINING_MIN_EVAL_PER_CLASS", MIN_EVAL_PER_CLASS))
+    reasons = []
+    for label, name in TrainingImage.Label.choices:
+        have = counts[TrainingImage.Split.TRAIN][label]
+        if have < min_train:
+            reasons.append(f"{have} '{name.lower()}' training image{'s' if have != 1 else ''}, "
+                           f"at least {min_train} needed")  # fmt: skip
+        have = counts[TrainingImage.Split.EVAL][label]
+        if have < min_eval:
+            reasons.append(f"{have} '{name.lower()}' evaluation image{'s' if have != 1 else ''}, "
+                           f"at least {min_eval} needed for the evaluation to mean something")  # fmt: skip
+    return reasons
+
+
 def create_job(
     user=None,
     *,
@@ -86,8 +115,9 @@ def create_job(
     reap_stale_jobs()
     if TrainingJob.objects.filter(status__in=IN_PROGRESS).exists():
         raise JobError("a training job is already queued or running; wait for it or cancel it")
-    if not TrainingImage.objects.exists():
-        raise JobError("the training pool is empty: import a labelled dataset first")
+    shortfalls = pool_shortfalls()
+    if shortfalls:
+        raise JobError("The training pool is too small: " + "; ".join(shortfalls) + ".")
     job = TrainingJob.objects.create(
         created_by=user if user is not None and user.is_authenticated else None,
         trigger=trigger,
@@ -160,24 +190,39 @@ def reap_stale_jobs(stale_after_s: float = STALE_AFTER_S, *, worker: str | None 
 
 
 class _Heartbeat(threading.Thread):
-    """Writes heartbeat_at and polls for cancellation while the training blocks the main thread."""
+    """Writes heartbeat_at while the training blocks the main thread (cancellation: `CancelPoller`)."""
 
     def __init__(self, job_id: int) -> None:
         super().__init__(name=f"training-job-{job_id}-heartbeat", daemon=True)
         self.job_id = job_id
         self.stop = threading.Event()
-        self.cancelled = threading.Event()
 
     def run(self) -> None:
         try:
             while not self.stop.wait(HEARTBEAT_S):
                 TrainingJob.objects.filter(pk=self.job_id).update(heartbeat_at=timezone.now())
-                if TrainingJob.objects.filter(pk=self.job_id, cancel_requested=True).exists():
-                    self.cancelled.set()
         except Exception:  # the job's own thread reports failures; a lost beat only ages the heartbeat
             logger.exception("heartbeat of training job %s stopped", self.job_id)
         finally:
             close_old_connections()
+
+
+class CancelPoller:
+    """`should_stop` for the training loop: asks the database whether the job was cancelled, at most
+    every CANCEL_POLL_S, so a cancel takes effect after the current batch rather than the next
+    heartbeat or epoch."""
+
+    def __init__(self, job_id: int, interval: float = CANCEL_POLL_S) -> None:
+        self.job_id, self.interval = job_id, interval
+        self.checked_at = float("-inf")
+        self.cancelled = False
+
+    def __call__(self) -> bool:
+        now = time.monotonic()
+        if not self.cancelled and now - self.checked_at >= self.interval:
+            self.checked_at = now
+            self.cancelled = TrainingJob.objects.filter(pk=self.job_id, cancel_requested=True).exists()
+        return self.cancelled
 
 
 class _JobLogHandler(logging.Handler):
@@ -270,10 +315,13 @@ def run_job(job_id: int, worker: str = "") -> TrainingJob | None:
         parent = registry.active_version()
         input_size = job.input_size or (parent.input_size if parent else 0) or DEFAULT_INPUT_SIZE
         initial = registry.keras_path(parent) if parent and parent.input_size == input_size else None
+        starting = f"{parent} (Keras)" if initial else "ImageNet weights"  # the header and the log say the same
         _append_log(job, f"running on {worker or 'a worker'}: {input_size} px, {job.epochs} fine-tuning epochs, "
-                         f"starting from {f'{parent} (Keras)' if initial else 'ImageNet weights'}")  # fmt: skip
-        TrainingJob.objects.filter(pk=job.pk).update(input_size=input_size, parent_version=parent)
-        job.input_size, job.parent_version = input_size, parent
+                         f"starting from {starting}")  # fmt: skip
+        TrainingJob.objects.filter(pk=job.pk).update(
+            input_size=input_size, parent_version=parent, starting_weights=starting
+        )
+        job.input_size, job.parent_version, job.starting_weights = input_size, parent, starting
         _publish(job)
 
         def on_epoch(epoch: int, entry: dict) -> None:
@@ -293,7 +341,7 @@ def run_job(job_id: int, worker: str = "") -> TrainingJob | None:
             input_size=input_size,
             initial_model=initial,
             on_epoch=on_epoch,
-            should_stop=heartbeat.cancelled.is_set,
+            should_stop=CancelPoller(job.pk),
             command=f"training job {job.pk} (MaskPortal)",
             **job.options,
         )
@@ -314,10 +362,9 @@ def run_job(job_id: int, worker: str = "") -> TrainingJob | None:
         outcome, error = TrainingJob.Status.SUCCEEDED, ""
     except TrainingCancelled:
         outcome, error = TrainingJob.Status.CANCELLED, ""
-    except Exception as exc:
-        logger.exception("training job %s failed", job.pk)
-        _append_log(job, traceback.format_exc(limit=8))
-        outcome, error = TrainingJob.Status.FAILED, f"{type(exc).__name__}: {exc}"
+    except Exception:
+        logger.exception("training job %s failed", job.pk)  # the traceback: server log only
+        outcome, error = TrainingJob.Status.FAILED, UNEXPECTED_FAILURE
     finally:
         ml_logger.removeHandler(handler)
         heartbeat.stop.set()
@@ -351,6 +398,10 @@ def maybe_retrain(min_new_images: int) -> TrainingJob | None:
         return None
     if TrainingJob.objects.filter(status__in=IN_PROGRESS).exists():
         logger.info("scheduled retraining: a job is already in progress")
+        return None
+    shortfalls = pool_shortfalls()
+    if shortfalls:
+        logger.info("scheduled retraining: the pool is too small (%s)", "; ".join(shortfalls))
         return None
     job = create_job(None, trigger="schedule")
     logger.info("scheduled retraining: %d new image(s) >= %d: job %s queued", waiting, min_new_images, job.pk)
