@@ -246,7 +246,7 @@ class Tracker:
     ) -> tuple[list[Track], list[TrackEvent]]:
         """Assign this frame's faces to tracks, recognising those that need it (see the module's
         rules); returns the track of each face and the events of the tracks that ended."""
-        events = self._scene_cut(frame, now) if frame is not None else []
+        events = self._scene_cut(frame) if frame is not None else []
         assigned = self._match(faces)
         looks = [None if frame is None else face_look(frame, face.box) for face in faces]
         recognitions: dict[int, Recognition] = {}
@@ -270,7 +270,7 @@ class Tracker:
             result.append(track)
         return result, events + self.expire(now)
 
-    def _scene_cut(self, frame: np.ndarray, now: float) -> list[TrackEvent]:
+    def _scene_cut(self, frame: np.ndarray) -> list[TrackEvent]:
         """End every track when this frame is a different scene from the last one."""
         scene, previous = scene_of(frame), self._scene
         self._scene = scene

@@ -118,3 +118,17 @@ def test_a_fixed_camera_names_only_the_right_person(scenario, tmp_path):
     assert len(messages) == len(scenario.frames)
     logs = live_scenario.logged(DetectionLog.Source.CAMERA)
     assert_no_wrong_names(live_scenario.score(scenario, messages, logs))
+
+
+def test_a_registered_person_walking_past_stays_one_named_event():
+    """The re-checks must not split one person into several events (or lose the name) as they move."""
+    enrol(create_person(display_name="Eileen Collins", consent=Declaration("consent")), face_photo())
+    frame = in_frame(face_photo())
+    session, events, names = LiveSession(), [], []
+    for i in range(20):
+        result = session.process_image(np.roll(frame, 6 * i - 40, axis=1), i + 1, now=i / 10)
+        names += [face["name"] for face in result.message["faces"]]
+        events += result.events
+    (log,) = session.record(events + session.close())
+    assert names == [None, None] + ["Eileen Collins"] * 18
+    assert log.summary.startswith("Eileen Collins without a mask") and log.timings_ms["frames"] == 20
