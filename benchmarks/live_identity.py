@@ -107,7 +107,13 @@ def main() -> int:
             "wrong_names: overlay faces named as someone they are not; wrong_log_names: logged events whose "
             "name is not the person of every frame of the track; unknowns_named: strangers' faces with any name.",
             "time_to_name_s: from a registered person's first frame to the first frame showing their name, "
-            "at 10 frames/s.",
+            "at 10 frames/s; with LIVE_CONFIRM_FRAMES=3 a name can appear on the third frame at the earliest.",
+            "cost: identity re-checks embed a face when it is new, while its name is pending, when its region or "
+            "mask verdict changes and every LIVE_RECHECK_S; recognize_ms is the embedding time of a frame that "
+            "needed one (a scene cut to a street photo embeds all its faces at once).",
+            "Scene cuts: a mean HSV difference (as PySceneDetect's content detector) was tried and dropped: hue "
+            "is unstable on grey, noisy scenes and a camera pan passed its threshold; a cut now needs both the "
+            "frame's Lab histograms and its pixels to change.",
         ],
     )
     print(path.read_text())
