@@ -16,6 +16,7 @@ urlpatterns: list = [
     path("detections/export.csv", analysis.LogExportView.as_view(), name="log_export"),
     path("detections/<int:pk>/", analysis.LogDetailView.as_view(), name="log_detail"),
     path("detections/<int:pk>/image.jpg", analysis.LogImageView.as_view(), name="log_image"),
+    path("detections/<int:pk>/review/", analysis.LogReviewView.as_view(), name="log_review"),
     path("faces/<int:pk>/crop.jpg", analysis.FaceCropView.as_view(), name="face_crop"),
     path("faces/<int:pk>/review/", analysis.FaceReviewView.as_view(), name="face_review"),
     path("batches/", analysis.BatchListView.as_view(), name="batch_list"),

@@ -25,7 +25,9 @@ from django.conf import settings
 
 logger = logging.getLogger(__name__)
 
-MessageType = Literal["progress", "detection", "alert", "model", "gallery", "error", "pong", "frame", "dropped"]
+MessageType = Literal[
+    "progress", "detection", "review", "alert", "model", "gallery", "error", "pong", "frame", "dropped"
+]
 #: Channel-layer event type; consumers implement `realtime_message`.
 EVENT_TYPE = "realtime.message"
 DASHBOARD_GROUP = "dashboard"

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Prefetch
-from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
@@ -25,7 +25,7 @@ from detection.filters import LogFilterSet
 from detection.models import BatchJob, DetectedFace, DetectionLog, MaskLabel, Person
 from detection.services import batches
 from detection.services.analysis import analyse_and_log, annotated_jpeg
-from detection.services.review import UNCHANGED, review_face
+from detection.services.review import UNCHANGED, overlay, reading_order, review_faces
 from detection.services.uploads import UploadError, expand_uploads, is_zip, read_upload
 
 logger = logging.getLogger(__name__)
@@ -148,17 +148,19 @@ class _Echo:
 
 
 class LogDetailView(Perm, DetailView):
-    """The result page of an analysis: annotated photo, faces with review forms, timings."""
+    """The result page of an analysis: the photo with numbered face boxes (drawn by result.js from
+    `overlay`), the faces in the same order with one review form for the whole photo, timings."""
 
     permission_required = "detection.view_detectionlog"
     template_name = "detection/log_detail.html"
     queryset = DetectionLog.objects.select_related("camera", "user", "batch")
 
     def get_context_data(self, **kwargs):
-        faces = self.object.faces.select_related("person", "corrected_person", "reviewed_by")
+        faces = reading_order(self.object.faces.select_related("person", "corrected_person", "reviewed_by"))
         return super().get_context_data(
-            faces=faces, people=Person.objects.filter(active=True), mask_choices=MaskLabel.choices,
-            can_review=self.request.user.has_perm("detection.change_detectedface"), **kwargs,
+            faces=faces, overlay=overlay(self.object, faces), people=Person.objects.filter(active=True),
+            mask_choices=MaskLabel.choices, can_review=self.request.user.has_perm("detection.change_detectedface"),
+            **kwargs,
         )  # fmt: skip
 
 
@@ -226,13 +228,66 @@ class FaceReviewView(Perm, View):
             logger.info("review of face %s refused: %s", pk, form.errors.as_json())
             messages.error(request, f"Review not saved: {form.errors.as_text()}")
             return redirect("detection:log_detail", pk=face.log_id)
-        review_face(face, user=request.user, mask_label=form.cleaned_data["mask_label"],
-                    person=form.cleaned_data["person"])  # fmt: skip
+        decision = (form.cleaned_data["mask_label"], form.cleaned_data["person"])
+        face = next(f for f in review_faces(face.log, {face.pk: decision}, user=request.user) if f.pk == face.pk)
         messages.success(request, f"Face {face.pk}: {face.get_review_state_display().lower()}.")
         target = request.POST.get("next", "")
         if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
             return redirect(target)
         return redirect("detection:log_detail", pk=face.log_id)
+
+
+class PhotoReviewForm(forms.Form):
+    """The review of a whole photo: `mask-<face id>` and `person-<face id>` (blank: unknown) for
+    the faces that change; `all_correct` confirms every face as it stands, ignoring the fields."""
+
+    all_correct = forms.BooleanField(required=False)
+
+    def __init__(self, faces: list[DetectedFace], *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.faces = faces
+        for face in faces:
+            self.fields[f"mask-{face.pk}"] = forms.ChoiceField(choices=MaskLabel.choices, required=False)
+            self.fields[f"person-{face.pk}"] = forms.ModelChoiceField(Person.objects.all(), required=False)
+
+    def decisions(self) -> dict[int, tuple]:
+        """Every face of the photo is reviewed: what a field says, else the face as it stands."""
+        data = self.cleaned_data
+        out = {}
+        for face in self.faces:
+            mask, person = face.effective_mask_label, face.effective_person
+            if not data["all_correct"]:
+                mask = data[f"mask-{face.pk}"] or mask
+                if f"person-{face.pk}" in self.data:
+                    person = data[f"person-{face.pk}"]
+            out[face.pk] = (mask, person)
+        return out
+
+
+class LogReviewView(Perm, View):
+    """POST the review of every face of a photo; answers JSON to the page's script (which redraws
+    without leaving the page) or redirects back to the result page."""
+
+    permission_required = "detection.change_detectedface"
+
+    def post(self, request, pk):
+        log = get_object_or_404(DetectionLog, pk=pk)
+        faces = list(log.faces.select_related("person", "corrected_person"))
+        form = PhotoReviewForm(faces, request.POST)
+        wants_json = "application/json" in request.headers.get("Accept", "")
+        if not form.is_valid():
+            logger.info("review of detection %s refused: %s", pk, form.errors.as_json())
+            if wants_json:
+                return JsonResponse({"detail": "Review not saved.", "errors": form.errors}, status=400)
+            messages.error(request, f"Review not saved: {form.errors.as_text()}")
+            return redirect("detection:log_detail", pk=pk)
+        faces = review_faces(log, form.decisions(), user=request.user)
+        corrected = sum(f.review_state == DetectedFace.Review.CORRECTED for f in faces)
+        text = f"Review saved: {len(faces) - corrected} confirmed, {corrected} corrected."
+        if wants_json:
+            return JsonResponse(overlay(log, faces) | {"message": text})
+        messages.success(request, text)
+        return redirect("detection:log_detail", pk=pk)
 
 
 def visible_batches(user):

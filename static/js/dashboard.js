@@ -94,6 +94,8 @@
     while (list.children.length > 15) list.lastElementChild.remove();
     refresh();
   });
+  // a reviewed photo changes the compliance figures
+  MaskPortal.on("review", refresh);
   // batch items send no per-image events: their progress messages refresh the figures
   MaskPortal.on("progress", (msg) => { if (msg.kind === "batch") refresh(); });
 
