@@ -157,6 +157,9 @@ class AuditListView(AdminRequiredMixin, ListView):
         query = self.request.GET.get("q", "").strip()
         if query:
             events = events.filter(Q(username__icontains=query) | Q(object_repr__icontains=query))
+        object_type, object_id = self.request.GET.get("object_type"), self.request.GET.get("object_id")
+        if object_type and object_id:  # one object's history, e.g. from a person's page
+            events = events.filter(object_type=object_type, object_id=object_id)
         return events
 
     def get_context_data(self, **kwargs):

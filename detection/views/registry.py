@@ -120,6 +120,11 @@ class PersonListView(RegistryMixin, ListView):
         q = self.request.GET.get("q", "").strip()
         if q:
             people = people.filter(Q(display_name__icontains=q) | Q(employee_code__icontains=q))
+        consent = self.request.GET.get("consent")
+        if consent == "missing":
+            people = people.filter(consent__isnull=True)
+        elif consent == "withdrawn":
+            people = people.filter(consent_withdrawn_at__isnull=False)
         return people
 
 

@@ -355,3 +355,15 @@ def test_the_audit_has_its_own_longer_retention(admin_client, admin_user):
     assert shorter.status_code == 200 and b"at least as long as detection images" in shorter.content
     assert PlatformSettings.current().audit_retention_days == 2190
     assert PlatformSettings.current().audit_retention_days > PlatformSettings.current().image_retention_days
+
+
+def test_a_persons_page_links_to_their_audit_history(admin_client, admin_user, media):
+    from detection.services import registry
+    from detection.services.consent import Declaration
+
+    ann = registry.create_person(display_name="Ann", consent=Declaration("consent"), user=admin_user)
+    registry.create_person(display_name="Bo", consent=Declaration("consent"), user=admin_user)
+    link = f"{reverse('accounts:audit')}?object_type=person&amp;object_id={ann.pk}"
+    assert link in admin_client.get(reverse("detection:person_detail", args=[ann.pk])).content.decode()
+    history = admin_client.get(reverse("accounts:audit"), {"object_type": "person", "object_id": ann.pk})
+    assert {e.object_repr for e in history.context["object_list"]} == {"Ann"}

@@ -267,3 +267,11 @@ def test_erasure_and_audit_retention_run_on_the_beat_schedule():
 
 def test_lawful_bases_are_labelled():
     assert dict(LawfulBasis.choices)["consent"] == "Explicit consent of the person"
+
+
+def test_the_registry_lists_people_whose_basis_is_missing_or_withdrawn(admin_client, eileen, undeclared):
+    missing = admin_client.get(reverse("detection:person_list"), {"consent": "missing"})
+    assert list(missing.context["object_list"]) == [undeclared]
+    consent_service.withdraw_consent(eileen)
+    withdrawn = admin_client.get(reverse("detection:person_list"), {"consent": "withdrawn"})
+    assert list(withdrawn.context["object_list"]) == [eileen]
