@@ -242,5 +242,5 @@ class StatsView(APIView):
         "recent_jobs": serializers.ListField(child=serializers.DictField()),
     }))  # fmt: skip
     def get(self, request):
-        return Response(stats.dashboard())
+        return Response(stats.dashboard(user=request.user))
 

@@ -1,4 +1,5 @@
-"""Alerts for live events: a toast on every dashboard and, optionally, signed webhooks.
+"""Alerts for live events: the dashboards and the camera's viewers see them, and, optionally,
+signed webhooks get them.
 
 A person without a mask is a `warning`; everything else is only logged (the dashboard already
 shows every event). Webhooks get a JSON body signed with HMAC-SHA256 of the webhook's secret
@@ -53,6 +54,7 @@ def payload_for(log: DetectionLog, level: str) -> dict[str, Any]:
         "text": log.summary,
         "log_id": log.pk,
         "camera": log.camera.name if log.camera_id else None,
+        "camera_id": log.camera_id,
         "location": log.camera.location if log.camera_id else None,
         "source": log.source,
         "created_at": log.created_at.isoformat(),
@@ -63,10 +65,12 @@ def payload_for(log: DetectionLog, level: str) -> dict[str, Any]:
 
 
 def notify(payload: dict[str, Any]) -> None:
-    realtime.publish(
-        realtime.DASHBOARD_GROUP,
-        realtime.message("alert", level=payload["level"], text=payload["text"], log_id=payload["log_id"]),
-    )
+    """To the people who need it: the dashboard and the viewers of the camera (not every page)."""
+    msg = realtime.message("alert", level=payload["level"], text=payload["text"], log_id=payload["log_id"],
+                           camera=payload["camera"])  # fmt: skip
+    realtime.publish(realtime.DASHBOARD_GROUP, msg)
+    if payload.get("camera_id"):
+        realtime.publish(realtime.camera_group(payload["camera_id"]), msg)
     for webhook_id in AlertWebhook.objects.filter(enabled=True).values_list("pk", flat=True):
         enqueue(DELIVER_TASK, webhook_id, payload)
 

@@ -5,15 +5,17 @@ Compliance counts faces by their reviewed label when a reviewer corrected it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, time, timedelta
 from typing import Any
 
 from django.db.models import Count
 from django.db.models.functions import TruncDate, TruncHour
+from django.urls import reverse
 from django.utils import timezone
 
 from detection.filters import effective_mask, effective_person
-from detection.models import BatchJob, DetectedFace, MaskLabel
+from detection.models import BatchJob, DetectedFace, FaceImport, JobStatus, MaskLabel
 
 TREND_DAYS = 14
 RECENT = 8
@@ -58,13 +60,53 @@ def face_summary(face: DetectedFace) -> dict[str, Any]:
     }
 
 
-def job_summary(job: BatchJob) -> dict[str, Any]:
-    return {"id": job.pk, "kind": "batch", "owner": job.owner.username, "status": job.status, "done": job.done,
-            "failed": job.failed, "total": job.total, "created_at": job.created_at.isoformat()}  # fmt: skip
+def job_summary(job, *, kind: str, label: str, url: str, owner: str | None,
+                progress: tuple[int, int, int] | None = None) -> dict[str, Any]:
+    """One line of the dashboard's Jobs panel, whatever the job (batch, face import, training);
+    `progress` is (done, failed, total) for jobs that do not count items."""
+    done, failed, total = progress or (job.done, job.failed, job.total)
+    return {"id": job.pk, "kind": kind, "label": label, "url": url, "owner": owner, "status": job.status,
+            "done": done, "failed": failed, "total": total, "created_at": job.created_at.isoformat()}  # fmt: skip
 
 
-def dashboard(now: datetime | None = None) -> dict[str, Any]:
-    """Every figure of the dashboard, in the current time zone."""
+#: Other apps' jobs for the Jobs panel: `source(user)` returns job_summary() dicts (training jobs
+#: register theirs in TrainingConfig.ready: training builds on detection, never the reverse).
+JobSource = Callable[[Any], list[dict[str, Any]]]
+_job_sources: list[JobSource] = []
+
+
+def register_job_source(source: JobSource) -> None:
+    if source not in _job_sources:
+        _job_sources.append(source)
+
+
+def _batch_jobs(user) -> list[dict[str, Any]]:
+    batches = BatchJob.objects.select_related("owner").order_by("-created_at")
+    if user is not None and not user.has_perm("accounts.admin_area"):
+        batches = batches.filter(owner=user)
+    return [job_summary(b, kind="batch", label=f"Batch {b.pk}", url=reverse("detection:batch_detail", args=[b.pk]),
+                        owner=b.owner.username) for b in batches[:RECENT]]  # fmt: skip
+
+
+def _import_jobs(user) -> list[dict[str, Any]]:
+    if user is None or not user.has_perm("detection.manage_registry"):
+        return []
+    imports = FaceImport.objects.filter(owner=user).select_related("owner").order_by("-created_at")[:RECENT]
+    return [job_summary(i, kind="face_import", label=f"Import {i.source_name}", owner=i.owner.username,
+                        url=reverse("detection:person_import_detail", args=[i.pk])) for i in imports]  # fmt: skip
+
+
+def jobs_panel(user) -> dict[str, list[dict[str, Any]]]:
+    """The user's running and recent jobs of every kind, newest first (the user's to see)."""
+    rows = [*_batch_jobs(user), *_import_jobs(user), *(row for source in _job_sources for row in source(user))]
+    rows.sort(key=lambda row: row["created_at"], reverse=True)
+    active = (JobStatus.QUEUED, JobStatus.RUNNING)
+    return {"running_jobs": [r for r in rows if r["status"] in active][:RECENT],
+            "recent_jobs": [r for r in rows if r["status"] not in active][:RECENT]}  # fmt: skip
+
+
+def dashboard(now: datetime | None = None, user=None) -> dict[str, Any]:
+    """Every figure of the dashboard, in the current time zone (the Jobs panel: `user`'s)."""
     now = timezone.localtime(now or timezone.now())
     tz = timezone.get_current_timezone()
     today = timezone.make_aware(datetime.combine(now.date(), time.min), tz)
@@ -80,7 +122,6 @@ def dashboard(now: datetime | None = None) -> dict[str, Any]:
         total=Count("pk"), masked=Count("pk", filter=effective_mask(MaskLabel.WITH_MASK))
     )
     recent = faces.select_related("log__camera", "person", "corrected_person").order_by("-log__created_at", "-pk")
-    jobs = BatchJob.objects.select_related("owner")
     return {
         "generated_at": now.isoformat(),
         "today": _counts(today_faces) | {"unknown": today_faces.filter(effective_person(None)).count(),
@@ -95,9 +136,6 @@ def dashboard(now: datetime | None = None) -> dict[str, Any]:
                        "compliance": _rate(r["masked"], r["total"])} for r in by_camera],
         "recent_violations": [face_summary(f) for f in recent.filter(effective_mask(MaskLabel.WITHOUT_MASK))[:RECENT]],
         "unknown_faces": [face_summary(f) for f in recent.filter(effective_person(None))[:RECENT]],
-        "running_jobs": [job_summary(j) for j in jobs.filter(status__in=(BatchJob.Status.QUEUED,
-                                                                         BatchJob.Status.RUNNING))[:RECENT]],
-        "recent_jobs": [job_summary(j) for j in jobs.exclude(status__in=(BatchJob.Status.QUEUED,
-                                                                         BatchJob.Status.RUNNING))[:RECENT]],
+        **jobs_panel(user),
     }  # fmt: skip
 

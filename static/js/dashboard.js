@@ -1,6 +1,6 @@
 // Dashboard: Chart.js trends from the figures rendered into the page, then live updates: every
 // `detection` message adds a live event and (debounced) refreshes all figures from /api/v1/stats/,
-// as does every batch `progress` message.
+// as does every job `progress` message (batches, face imports, training jobs: the Jobs panel).
 (function () {
   const root = document.getElementById("dashboard");
   const initial = document.getElementById("dashboard-stats");
@@ -56,6 +56,28 @@
     }));
   }
 
+  // The Jobs panel: batches, face imports and training jobs, each with the shared status badge.
+  function jobs(stats) {
+    const list = document.getElementById("jobs");
+    const rows = [...stats.running_jobs, ...stats.recent_jobs];
+    if (!rows.length) return;
+    list.replaceChildren(...rows.map((job) => {
+      const li = document.createElement("li");
+      li.className = "job-row";
+      li.dataset.kind = job.kind;
+      const a = document.createElement("a");
+      a.href = job.url;
+      a.textContent = job.label;
+      const badge = document.createElement("span");
+      MaskPortal.badge(badge, job.status);
+      const count = document.createElement("span");
+      count.className = "text-muted";
+      count.textContent = job.kind === "training" ? `${job.done}%` : `${job.done + job.failed}/${job.total}`;
+      li.append(a, " ", badge, " ", count);
+      return li;
+    }));
+  }
+
   function render(stats) {
     document.getElementById("stat-compliance").textContent = pct(stats.today.compliance);
     document.getElementById("stat-faces").textContent = stats.today.faces;
@@ -69,7 +91,13 @@
     table("by-camera", stats.by_camera, "camera");
     tiles("violations", stats.recent_violations);
     tiles("unknown-faces", stats.unknown_faces);
+    jobs(stats);
+    // while jobs run, refresh now and then: other users' jobs send their progress to them only
+    clearTimeout(polling);
+    if (stats.running_jobs.length) polling = setTimeout(refresh, 5000);
   }
+
+  let polling = null;
 
   let pending = null;
   function refresh() {
@@ -96,8 +124,9 @@
   });
   // a reviewed photo changes the compliance figures
   MaskPortal.on("review", refresh);
-  // batch items send no per-image events: their progress messages refresh the figures
-  MaskPortal.on("progress", (msg) => { if (msg.kind === "batch") refresh(); });
+  // batch items send no per-image events: their progress messages refresh the figures; every
+  // job's progress (batch, face import, training) refreshes the Jobs panel
+  MaskPortal.on("progress", () => refresh());
 
   render(JSON.parse(initial.textContent));
 })();

@@ -115,6 +115,8 @@
           if (drawing) latest = msg; else render(msg);  // skip frames the page cannot keep up with
         } else if (msg.type === "detection") {
           addEvent(msg);
+        } else if (msg.type === "alert") {
+          MaskPortal.alert(msg);  // this camera's alerts, for the people watching it
         }
       };
       socket.onclose = (event) => {

@@ -1,6 +1,8 @@
 // One notification socket per page. Pages subscribe by message type:
 //   MaskPortal.on("progress", msg => ...)
-// Alerts become toasts for everyone watching.
+// Alerts are for the pages that watch events (the dashboard: data-alerts="dashboard"; a camera's
+// page gets its camera's alerts on its own socket and calls MaskPortal.alert): they gather in one
+// dismissible box with a count and the latest few, never a stack of toasts over every page.
 (function () {
   const handlers = {};
   let socket = null;
@@ -62,13 +64,47 @@
     return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}`;
   }
 
+  const ALERTS_SHOWN = 3;
+  let alerts = [];
+  function alert(msg) {
+    const box = document.getElementById("toasts");
+    if (!box) return;
+    alerts = [msg, ...alerts].slice(0, 50);
+    let panel = document.getElementById("alert-group");
+    if (!panel) {
+      panel = document.createElement("div");
+      panel.id = "alert-group";
+      panel.className = "toast show border-danger bg-body";
+      panel.setAttribute("role", "alert");
+      panel.innerHTML = '<div class="toast-header"><i class="bi bi-exclamation-triangle-fill text-danger me-2"></i>' +
+        '<strong class="me-auto" id="alert-count"></strong>' +
+        '<button type="button" class="btn-close" id="alert-dismiss" aria-label="Dismiss"></button></div>' +
+        '<ul class="toast-body list-unstyled mb-0 small" id="alert-list"></ul>';
+      box.appendChild(panel);
+      document.getElementById("alert-dismiss").addEventListener("click", () => { alerts = []; panel.remove(); });
+    }
+    document.getElementById("alert-count").textContent = `${alerts.length} alert${alerts.length === 1 ? "" : "s"}`;
+    document.getElementById("alert-list").replaceChildren(...alerts.slice(0, ALERTS_SHOWN).map((a) => {
+      const li = document.createElement("li");
+      const link = document.createElement(a.log_id ? "a" : "span");
+      if (a.log_id) link.href = `/detections/${a.log_id}/`;
+      link.className = a.level === "danger" ? "text-danger" : "";
+      link.textContent = `${a.camera ? `${a.camera}: ` : ""}${a.text}`;
+      li.appendChild(link);
+      return li;
+    }), ...(alerts.length > ALERTS_SHOWN ? [Object.assign(document.createElement("li"), {
+      className: "text-muted", textContent: `and ${alerts.length - ALERTS_SHOWN} more`,
+    })] : []));
+  }
+
   window.MaskPortal = {
     on(type, fn) { (handlers[type] = handlers[type] || []).push(fn); },
     send(obj) { if (socket && socket.readyState === 1) socket.send(JSON.stringify(obj)); },
     toast,
+    alert,
     badge,
     time,
   };
-  MaskPortal.on("alert", (msg) => toast(msg.text, msg.level));
+  if (document.querySelector('[data-alerts="dashboard"]')) MaskPortal.on("alert", alert);
   connect();
 })();

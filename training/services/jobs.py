@@ -19,10 +19,12 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import close_old_connections, transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.audit import record
 from accounts.models import AuditEvent
+from detection.services.stats import RECENT, job_summary
 from maskportal import realtime
 from maskportal.enqueue import enqueue
 from training.ml.train import ARCHITECTURES
@@ -373,6 +375,18 @@ def run_job(job_id: int, worker: str = "") -> TrainingJob | None:
     _finish(job, outcome, error=error)
     job.refresh_from_db()
     return job
+
+
+def dashboard_jobs(user) -> list[dict]:
+    """Recent training jobs for the dashboard's Jobs panel (registered in TrainingConfig.ready)."""
+    if user is None or not user.has_perm("training.view_trainingjob"):
+        return []
+    return [
+        job_summary(job, kind="training", label=f"Training job {job.pk}",
+                    owner=getattr(job.created_by, "username", None), url=reverse("training:job_detail", args=[job.pk]),
+                    progress=(round(job.progress * 100), 0, 100))
+        for job in TrainingJob.objects.select_related("created_by").order_by("-created_at")[:RECENT]
+    ]  # fmt: skip
 
 
 # --- scheduled retraining -----------------------------------------------------------------
