@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import PurePath
 
+from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.db.models import QuerySet
@@ -19,7 +20,7 @@ from django.utils import timezone
 
 from accounts.audit import record
 from accounts.models import AuditEvent
-from detection.models import ConsentRecord, LawfulBasis, Person, PlatformSettings
+from detection.models import ConsentRecord, FaceImport, LawfulBasis, Person, PlatformSettings
 from detection.services.gallery import registry_changed
 
 logger = logging.getLogger(__name__)
@@ -103,14 +104,29 @@ def audit_consent(person: Person, consent: ConsentRecord, **detail) -> None:
     )  # fmt: skip
 
 
+def drop_if_unused(consent: ConsentRecord | None) -> str | None:
+    """Delete a record no person or import refers to any more; returns its document's file name
+    for the caller to delete once the transaction is over (the audit keeps what it declared)."""
+    if consent is None or consent.people.exists() or FaceImport.objects.filter(consent=consent).exists():
+        return None
+    document = consent.document.name or None
+    consent.delete()
+    return document
+
+
 def record_consent(person: Person, declaration: Declaration, *, user=None) -> ConsentRecord:
-    """Record (or renew) a person's lawful basis and consent; a withdrawal on file is lifted."""
+    """Record (or renew) a person's lawful basis and consent; a withdrawal on file is lifted and a
+    superseded record of theirs alone is replaced."""
+    previous = person.consent
     with transaction.atomic():
         consent = new_record(declaration, user=user)
         person.consent = consent
         person.consent_withdrawn_at = person.erasure_due_at = None
         person.save(update_fields=["consent", "consent_withdrawn_at", "erasure_due_at", "updated_at"])
         audit_consent(person, consent)
+        stale = drop_if_unused(previous)
+    if stale:
+        default_storage.delete(stale)
     registry_changed()  # the person may now be recognised
     logger.info("consent of person %s recorded by %s", person.pk, user)
     return consent

@@ -36,7 +36,7 @@ from detection.engine.imageio import ImageDecodeError, decode_image
 from detection.engine.redact import redact
 from detection.models import DetectedFace, DetectionLog, FaceImport, Person
 from detection.services.analysis import encode_jpeg
-from detection.services.consent import due_for_erasure
+from detection.services.consent import drop_if_unused, due_for_erasure
 from detection.services.gallery import registry_changed
 from detection.services.registry import erase_files
 from detection.signals import faces_erased
@@ -265,11 +265,6 @@ def _scrub_import_reports(person: Person) -> None:
             job.save(update_fields=["report"])
 
 
-def _still_used(consent) -> bool:
-    """An import's declaration is shared by the other people it registered."""
-    return consent.people.exists() or FaceImport.objects.filter(consent=consent).exists()
-
-
 def erase_person(person: Person, *, user=None, reason: str = "") -> ErasureReport:
     """Erase everything held about `person` (see the module docstring); returns what was removed."""
     report = ErasureReport()
@@ -283,10 +278,8 @@ def erase_person(person: Person, *, user=None, reason: str = "") -> ErasureRepor
         _scrub_import_reports(person)
         audit_about(person, [f.pk for f in faces]).redact()
         person.delete()
-        if consent is not None and not _still_used(consent):
-            if consent.document:
-                stale.append(consent.document.name)
-            consent.delete()
+        if document := drop_if_unused(consent):
+            stale.append(document)
         record(
             AuditEvent.Kind.PERSON_ERASED, object_type=Person._meta.model_name, object_id=pk, actor=user,
             reason=reason, photos=report.photos, detections=report.detections,

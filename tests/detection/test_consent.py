@@ -247,11 +247,13 @@ def test_withdrawal_through_the_api_and_twice_is_refused(admin_token_client, eil
     assert again.status_code == 409 and "already withdrew" in again.json()["detail"]
 
 
-def test_renewed_consent_lifts_the_withdrawal(eileen, admin_user):
+def test_renewed_consent_lifts_the_withdrawal_and_replaces_the_old_record(eileen, admin_user):
+    first = eileen.consent
     consent_service.withdraw_consent(eileen, user=admin_user)
     consent_service.record_consent(eileen, Declaration("consent", "Changed their mind"), user=admin_user)
     eileen.refresh_from_db()
     assert eileen.erasure_due_at is None and eileen.consent_withdrawn_at is None
+    assert not ConsentRecord.objects.filter(pk=first.pk).exists()  # no orphan left for erasure to miss
     registry.set_active(eileen, True, user=admin_user)
     assert recognise(face_photo())[0].person == eileen
 
