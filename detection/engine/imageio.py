@@ -1,8 +1,9 @@
-"""Decode untrusted image bytes or files into RGB uint8 arrays.
+"""Decode untrusted image bytes or files into RGB uint8 arrays, and encode arrays back to files.
 
 Every upload, batch file, CLI path and live frame comes through here, so every way an input can
 be bad (empty, truncated, not an image, too large, a decompression bomb) ends in one
-`ImageDecodeError` with a message a user can read.
+`ImageDecodeError` with a message a user can read. Every stored photo, crop and drawing is
+written by `encode_image`.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 DEFAULT_MAX_PIXELS = 50_000_000
 
 SUPPORTED_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "BMP", "GIF", "MPO"})
+#: JPEG quality of stored photos, crops and drawings unless a caller asks for another.
+JPEG_QUALITY = 88
 
 
 class ImageDecodeError(ValueError):
@@ -101,3 +104,12 @@ def _to_rgb(img: Image.Image) -> np.ndarray:
         img = Image.alpha_composite(background, rgba)
     rgb = img if img.mode == "RGB" else img.convert("RGB")
     return np.ascontiguousarray(np.asarray(rgb, dtype=np.uint8))
+
+
+def encode_image(image: np.ndarray, fmt: str = "JPEG", *, quality: int = JPEG_QUALITY) -> bytes:
+    """An RGB (or grey) uint8 array as the bytes of an image file; `quality` applies to the lossy
+    formats (JPEG, WebP) only."""
+    buffer = io.BytesIO()
+    options = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
+    Image.fromarray(image).save(buffer, format=fmt, **options)
+    return buffer.getvalue()

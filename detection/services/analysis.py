@@ -30,7 +30,7 @@ from django.dispatch import receiver
 from PIL import Image
 
 from detection.engine.crops import crop_face
-from detection.engine.imageio import decode_image
+from detection.engine.imageio import decode_image, encode_image
 from detection.engine.pipeline import Analysis
 from detection.engine.types import WITH_MASK
 from detection.models import Camera, DetectedFace, DetectionLog, MaskLabel, Person, PlatformSettings, PrivacyMode
@@ -44,7 +44,6 @@ logger = logging.getLogger(__name__)
 DOWNSCALED_SIDE = 1280
 #: Side of the stored face crop (thumbnails, review, training corrections).
 CROP_SIDE = 160
-JPEG_QUALITY = 88
 
 _written: ContextVar[list[str] | None] = ContextVar("analysis_written_files", default=None)
 
@@ -116,12 +115,6 @@ def forget_recent(**kwargs) -> None:
     _people_seen.clear()
 
 
-def encode_jpeg(image: np.ndarray, quality: int = JPEG_QUALITY) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(image).save(buffer, format="JPEG", quality=quality)
-    return buffer.getvalue()
-
-
 def _stored_image(image: np.ndarray, data: bytes | None, store: str) -> tuple[bytes, str] | None:
     """The bytes to keep and their extension: the file as uploaded, or a JPEG within DOWNSCALED_SIDE."""
     if store == PlatformSettings.StoreImages.NONE:
@@ -134,9 +127,9 @@ def _stored_image(image: np.ndarray, data: bytes | None, store: str) -> tuple[by
     scale = DOWNSCALED_SIDE / max(h, w)
     if scale >= 1.0 or store == PlatformSettings.StoreImages.ORIGINAL:
         # a small JPEG is kept as it came: no second lossy encode
-        return (data, "jpg") if is_jpeg else (encode_jpeg(image), "jpg")
+        return (data, "jpg") if is_jpeg else (encode_image(image), "jpg")
     small = Image.fromarray(image).resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.LANCZOS)
-    return encode_jpeg(np.asarray(small)), "jpg"
+    return encode_image(np.asarray(small)), "jpg"
 
 
 def summarise(faces: int, masked: int, unmasked: int, unknown: int) -> str:
@@ -295,7 +288,7 @@ def prepare_log(
             distance=result.distance,
         )  # fmt: skip
         if index in kept.crops:
-            save_file(face.crop, "face.jpg", encode_jpeg(crop_face(kept.crop_source, result.box, CROP_SIDE)))
+            save_file(face.crop, "face.jpg", encode_image(crop_face(kept.crop_source, result.box, CROP_SIDE)))
         faces.append(face)
     log.face_count = len(faces)
     log.masked_count = sum(f.mask_label == MaskLabel.WITH_MASK for f in faces)
@@ -415,4 +408,4 @@ def annotated_jpeg(log: DetectionLog) -> bytes | None:
             detection=Detection(box=box, score=face.score, landmarks=np.zeros((5, 2), np.float32)),
         ))  # fmt: skip
     drawn = annotate(image, Analysis(width=image.shape[1], height=image.shape[0], faces=faces, timings_ms={}))
-    return encode_jpeg(drawn)
+    return encode_image(drawn)

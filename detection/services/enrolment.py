@@ -7,7 +7,6 @@ person enrolled bare-faced is still recognised behind a mask. The gallery matche
 
 from __future__ import annotations
 
-import io
 import logging
 import uuid
 from typing import Any
@@ -17,12 +16,11 @@ import numpy as np
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
-from PIL import Image
 
 from detection.engine import enrolment as engine_enrolment
 from detection.engine.crops import crop_face
 from detection.engine.enrolment import CROP_SIZE, GATE, EnrolmentRejected, PreparedFace, QualityGate
-from detection.engine.imageio import ImageDecodeError, decode_image
+from detection.engine.imageio import ImageDecodeError, decode_image, encode_image
 from detection.engine.pipeline import Pipeline, get_pipeline
 from detection.engine.types import Box
 from detection.models import FaceSample, Person
@@ -31,6 +29,8 @@ logger = logging.getLogger(__name__)
 
 #: Longest side of the stored photo; larger uploads are downscaled (the face crop keeps the detail).
 PHOTO_MAX_SIDE = 1600
+#: Samples are kept a little finer than analysed photos: they are matched again on every recognizer change.
+SAMPLE_JPEG_QUALITY = 90
 
 
 def enrolment_pipeline() -> Pipeline:
@@ -74,10 +74,8 @@ def check_duplicate(
     return round(float(dist[nearest]), 4)
 
 
-def _jpeg(image: np.ndarray, quality: int = 90) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(image).save(buffer, format="JPEG", quality=quality)
-    return buffer.getvalue()
+def _jpeg_file(image: np.ndarray) -> ContentFile:
+    return ContentFile(encode_image(image, quality=SAMPLE_JPEG_QUALITY))
 
 
 def _photo(image: np.ndarray) -> np.ndarray:
@@ -141,9 +139,9 @@ def save(person: Person, prepared: PreparedFace, *, source: str) -> FaceSample:
                 source=source,
             )
             written.append(sample)
-            sample.image.save(f"{stem}.jpg", ContentFile(_jpeg(_photo(prepared.image))), save=False)
+            sample.image.save(f"{stem}.jpg", _jpeg_file(_photo(prepared.image)), save=False)
             sample.crop.save(
-                f"{stem}.jpg", ContentFile(_jpeg(crop_face(prepared.image, prepared.face.box, CROP_SIZE))), save=False
+                f"{stem}.jpg", _jpeg_file(crop_face(prepared.image, prepared.face.box, CROP_SIZE)), save=False
             )
             sample.save()
             for k, (description, masked, embedding) in enumerate(prepared.variants):
@@ -159,7 +157,7 @@ def save(person: Person, prepared: PreparedFace, *, source: str) -> FaceSample:
                 written.append(variant)
                 variant.crop.save(
                     f"{stem}-mask{k}.jpg",
-                    ContentFile(_jpeg(crop_face(masked, prepared.face.box, CROP_SIZE))),
+                    _jpeg_file(crop_face(masked, prepared.face.box, CROP_SIZE)),
                     save=False,
                 )
                 variant.save()

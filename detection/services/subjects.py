@@ -32,10 +32,9 @@ from django.utils import timezone
 
 from accounts.audit import detail_lines, plain, record
 from accounts.models import AuditEvent
-from detection.engine.imageio import ImageDecodeError, decode_image
+from detection.engine.imageio import ImageDecodeError, decode_image, encode_image
 from detection.engine.redact import redact
 from detection.models import DetectedFace, DetectionLog, FaceImport, Person
-from detection.services.analysis import encode_jpeg
 from detection.services.consent import drop_if_unused, due_for_erasure
 from detection.services.gallery import registry_changed
 from detection.services.registry import erase_files
@@ -214,7 +213,7 @@ def _blur_in_stored_image(log: DetectionLog, faces: Iterable[DetectedFace]) -> b
     sy = image.shape[0] / log.image_height if log.image_height else 1.0
     boxes = [(f.x1 * sx, f.y1 * sy, f.x2 * sx, f.y2 * sy) for f in faces]
     old = log.image.name
-    log.image.save(PurePath(old).with_suffix(".jpg").name, ContentFile(encode_jpeg(redact(image, boxes))), save=False)
+    log.image.save(PurePath(old).with_suffix(".jpg").name, ContentFile(encode_image(redact(image, boxes))), save=False)
     log.save(update_fields=["image"])
     log.image.storage.delete(old)
     return True

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from detection.engine.imageio import ImageDecodeError, decode_image
+from detection.engine.imageio import ImageDecodeError, decode_image, encode_image
 
 
 def encode(img: Image.Image, fmt: str, **kwargs) -> bytes:
@@ -122,3 +122,12 @@ def test_missing_file_and_directory(tmp_path):
 
 def test_error_is_a_value_error():
     assert issubclass(ImageDecodeError, ValueError)
+
+
+def test_encode_image_round_trips(photo):
+    """The one encoder of stored photos and crops: PNG is exact, JPEG close and smaller at lower quality."""
+    pixels = np.asarray(photo)
+    assert np.array_equal(decode_image(encode_image(pixels, "PNG")), pixels)
+    fine, coarse = encode_image(pixels, quality=95), encode_image(pixels, quality=40)
+    assert fine[:3] == b"\xff\xd8\xff" and len(coarse) < len(fine)
+    assert np.abs(decode_image(fine).astype(int) - pixels.astype(int)).mean() < 5

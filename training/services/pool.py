@@ -16,7 +16,6 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-import numpy as np
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
@@ -25,7 +24,7 @@ from django.dispatch import receiver
 from PIL import Image
 
 from detection.engine.crops import crop_face
-from detection.engine.imageio import ImageDecodeError, decode_image
+from detection.engine.imageio import ImageDecodeError, decode_image, encode_image
 from detection.signals import face_reviewed, faces_erased
 from training.models import TrainingImage
 
@@ -112,12 +111,6 @@ def add_image(
 # --- corrections ------------------------------------------------------------------------
 
 
-def _encode_png(image: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(image).save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
 def _face_crop_bytes(face) -> bytes | None:
     """The face's stored crop, else a crop cut from the log's stored image, else None."""
     if face.crop:
@@ -140,7 +133,7 @@ def _face_crop_bytes(face) -> bytes | None:
     scale_y = image.shape[0] / log.image_height if log.image_height else 1.0
     box = [face.x1 * scale_x, face.y1 * scale_y, face.x2 * scale_x, face.y2 * scale_y]
     crop = crop_face(image, box, CORRECTION_CROP_SIZE, margin=CORRECTION_CROP_MARGIN)
-    return _encode_png(crop)
+    return encode_image(crop, "PNG")  # lossless: the crop is training data
 
 
 @receiver(face_reviewed, dispatch_uid="training.pool.add_correction")
