@@ -114,3 +114,29 @@ def test_crowd_photo_drawn_linked_zoomed_and_reviewed_in_place(crowd_log, logged
     page.wait_for_function("() => document.getElementById('review-status').textContent.includes('14 confirmed')")
     page.screenshot(path=artifacts / "result-crowd-reviewed.png", full_page=True)
     assert page.js_errors == []
+
+
+@pytest.fixture
+def portrait_log(transactional_db, staff_user) -> DetectionLog:
+    """A logged photo of one large face, recognised as a registered person."""
+    ada = Person.objects.create(display_name="Ada Lovelace")
+    log = DetectionLog(source="upload", user=staff_user, original_name="portrait.jpg", image_width=512,
+                       image_height=512, face_count=1, unmasked_count=1)  # fmt: skip
+    log.summary = summarise(1, 0, 1, 0)
+    log.image.save("upload.jpg", ContentFile(encode(face_photo())), save=False)
+    log.save()
+    DetectedFace.objects.create(log=log, x1=160, y1=50, x2=290, y2=210, score=0.99, mask_label=MaskLabel.WITHOUT_MASK,
+                                mask_probability=0.02, person=ada, distance=0.31)  # fmt: skip
+    return log
+
+
+def test_large_faces_carry_their_label_on_the_photo(portrait_log, logged_in_page, artifacts):
+    page = logged_in_page
+    page.goto(f"{page.base_url}/detections/{portrait_log.pk}/")
+    page.wait_for_function("() => document.querySelectorAll('#photo .face-box').length === 1")
+    assert page.text_content("#photo .face-tag") == "1 Ada Lovelace · no mask"
+    assert page.is_hidden("#face-legend")
+    size = page.eval_on_selector("#photo .face-tag", "el => parseFloat(getComputedStyle(el).fontSize)")
+    assert size >= 12
+    page.screenshot(path=artifacts / "result-portrait.png")
+    assert page.js_errors == []
