@@ -194,7 +194,11 @@ def test_every_sensitive_action_leaves_an_audit_event(admin_client, admin_user, 
     )
 
     # --- training ---
-    pool.add_image(encode(face_photo()), "without_mask", "upload")
+    settings.TRAINING_MIN_TRAIN_PER_CLASS = settings.TRAINING_MIN_EVAL_PER_CLASS = 1
+    pool.add_image(encode(face_photo()), "without_mask", "upload", split="train")
+    pool.add_image(encode(face_photo()[::-1]), "without_mask", "upload", split="eval")
+    pool.add_image(encode(face_photo()[:, ::-1]), "with_mask", "upload", split="train")
+    pool.add_image(encode(face_photo()[::-1, ::-1]), "with_mask", "upload", split="eval")
     trail.expect(
         Kind.TRAINING_STARTED,
         lambda: c.post(reverse("training:job_create"), {"epochs": "1", "input_size": "0"}),
