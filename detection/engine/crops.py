@@ -30,6 +30,14 @@ def square_box(box: Sequence[float], margin: float = CROP_MARGIN) -> tuple[int, 
     )
 
 
+def whole_image_box(width: int, height: int) -> tuple[float, float, float, float]:
+    """A box whose `crop_face` crop is exactly the image's longer-side square: how training crops a
+    photo with no detected face, and how the engine classifies a close-up it finds no face in."""
+    side = max(width, height) / (1.0 + 2.0 * CROP_MARGIN)
+    cx, cy = width / 2.0, height / 2.0
+    return (cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2)
+
+
 def crop_face(
     image: np.ndarray, box: Sequence[float], size: int, margin: float = CROP_MARGIN
 ) -> np.ndarray:

@@ -17,11 +17,13 @@ import cv2
 import numpy as np
 
 from detection.engine.classifier import DEFAULT_MODEL, MaskClassifier
+from detection.engine.crops import whole_image_box
 from detection.engine.detectors import DetectorConfig, FaceDetector, create_detector
 from detection.engine.detectors.base import check_rgb
 from detection.engine.gallery import Gallery, Match
 from detection.engine.recognizers import FaceRecognizer, create_recognizer
-from detection.engine.refine import RETINAFACE_BOX_REGRESSION, ConfirmConfig, confirm, landmark_box, needs_confirmation
+from detection.engine.refine import box_iou, landmark_box
+from detection.engine.rescore import DEFAULT_RESCORER, Rescorer, candidate_features, crop_quality, merge_passes
 from detection.engine.types import Box, Detection
 
 MODES = ("accurate", "fast")
@@ -35,9 +37,10 @@ class PipelineConfig:
     `box_adjust` = (centre x shift, centre y shift, width factor, height factor), relative to the
     detector's box, maps detector boxes onto the annotation convention of photo datasets (their
     boxes sit lower and are shorter); it changes only the reported box, never the crop.
-    `box_regression`, when set, replaces it with a regression from the five landmarks
-    (`refine.landmark_box`). `confirm`, when set, re-scores the detector's uncertain faces with a
-    second detector (`refine.confirm`).
+    `rescorer`, when set, is a `rescore.Rescorer` file: its detector passes find candidates (the
+    first pass must be `detector`), its trees decide which are faces and its landmark regression
+    gives the reported boxes (instead of `box_adjust`). `closeup_fallback` answers for photos in
+    which nothing is found although they may be a face filling the frame (see `Pipeline.closeup`).
     `num_threads` is per model call; OpenCV's thread count is process-wide, so loading a pipeline
     sets it for the whole process.
     """
@@ -45,8 +48,8 @@ class PipelineConfig:
     mode: str = "accurate"
     detector: DetectorConfig = field(default_factory=DetectorConfig)
     box_adjust: tuple[float, float, float, float] = NO_ADJUST
-    box_regression: tuple[tuple[float, float, float, float], ...] | None = None
-    confirm: ConfirmConfig | None = None
+    rescorer: Path | None = None
+    closeup_fallback: bool = False
     classifier_path: Path = DEFAULT_MODEL
     mask_threshold: float = 0.5
     recognizer: str = "sface"
@@ -60,29 +63,21 @@ class PipelineConfig:
         return replace(PRESETS[mode], **overrides)
 
     def with_box_adjust(self, adjust: tuple[float, float, float, float]) -> PipelineConfig:
-        return replace(self, box_adjust=adjust, box_regression=None)
-
-    def reported_box(self, detection: Detection, width: int, height: int) -> Box:
-        """The box callers see: the detector's, moved onto the annotation convention."""
-        if self.box_regression is not None:
-            return landmark_box(detection, self.box_regression, width, height)
-        return adjust_box(detection.box, self.box_adjust, width, height)
+        return replace(self, box_adjust=adjust, rescorer=None)
 
 
-# Chosen on mask-detection-dev (benchmarks/detection_accuracy.py): RetinaFace at up to 2.5x finds
-# small faces best; the pixel budget holds a 640x480 frame to ~1.4x (about 50 ms of one core).
-# Its candidates scoring 0.3-0.95 are confirmed by CenterFace (run only when there is such a
-# candidate: ~0.1 s more on a small photo with uncertain faces, nothing on a clear frame) and
-# re-scored, and boxes come from the landmark regression; all fitted on the even half.
+# Accurate (uploads): RetinaFace at up to 2.5x (the pixel budget holds a 640x480 frame to ~1.4x)
+# keeps candidates down to 0.1, and the re-scorer fitted by benchmarks/rescorer.py (cross-fitted by
+# photo on mask-detection-dev) keeps the faces; see docs/engine.md.
 # YuNet on at most 120k pixels is the live-video mode (about 6 ms), score 0.6.
 PRESETS: dict[str, PipelineConfig] = {
     "accurate": PipelineConfig(
         mode="accurate",
         detector=DetectorConfig(
-            backend="retinaface", input_scale=2.5, max_input_pixels=600_000, score_threshold=0.3, nms_threshold=0.4
+            backend="retinaface", input_scale=2.5, max_input_pixels=600_000, score_threshold=0.1, nms_threshold=0.4
         ),
-        box_regression=RETINAFACE_BOX_REGRESSION,
-        confirm=ConfirmConfig(),
+        rescorer=DEFAULT_RESCORER,
+        closeup_fallback=True,
     ),
     "fast": PipelineConfig(
         mode="fast",
@@ -97,7 +92,12 @@ PRESETS: dict[str, PipelineConfig] = {
 
 @dataclass(frozen=True)
 class FaceResult:
-    """One analysed face. `box` is the reported (adjusted) box; `detection` the raw detector output."""
+    """One analysed face. `box` is the reported (adjusted) box; `detection` the raw detector output.
+
+    `fallback` says how a close-up with no detected face was answered: None (detected as usual),
+    "padded" (found after framing the photo with a border) or "whole_image" (the whole photo was
+    classified as one face; its box is the photo and its score 0).
+    """
 
     box: Box
     score: float
@@ -107,6 +107,7 @@ class FaceResult:
     identity: str | None
     distance: float | None
     detection: Detection = field(repr=False)
+    fallback: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -116,6 +117,7 @@ class FaceResult:
             "mask_score": round(float(self.mask_score), 4),
             "identity": self.identity,
             "distance": None if self.distance is None else round(float(self.distance), 4),
+            "fallback": self.fallback,
         }
 
 
@@ -148,6 +150,17 @@ class Analysis:
 
 
 TIMING_KEYS = ("decode", "detect", "classify", "recognize", "total")
+#: Close-up fallback: the border added around a photo with no face, as a fraction of its longer side;
+#: the score a face found in the framed photo needs; and the largest photo (longer side, pixels)
+#: still taken for a face crop and classified whole when even the framed photo shows no face.
+CLOSEUP_BORDER = 0.3
+CLOSEUP_MIN_SCORE = 0.5
+CLOSEUP_MAX_SIDE = 400
+
+
+def is_closeup_sized(width: int, height: int) -> bool:
+    """Small enough to be a face crop (a portrait or a cut-out face), not a scene."""
+    return max(width, height) <= CLOSEUP_MAX_SIDE
 
 
 def adjust_box(box: Box, adjust: tuple[float, float, float, float], width: int, height: int) -> Box:
@@ -167,7 +180,8 @@ class Pipeline:
         self.config = config or PipelineConfig.preset("accurate")
         self._lock = threading.Lock()
         self._detector: FaceDetector | None = None
-        self._confirmer: FaceDetector | None = None
+        self._rescorer: Rescorer | None = None
+        self._extra_passes: list[FaceDetector] | None = None
         self._classifier: MaskClassifier | None = None
         self._recognizer: FaceRecognizer | None = None
         self._gallery: Gallery | None = None
@@ -185,16 +199,30 @@ class Pipeline:
         return self._detector
 
     @property
-    def confirmer(self) -> FaceDetector | None:
-        """The second-opinion detector of `config.confirm` (None when the mode has none)."""
-        if self.config.confirm is None:
+    def rescorer(self) -> Rescorer | None:
+        """The re-scorer of `config.rescorer` (None when the mode has none); raises if it does not fit."""
+        if self.config.rescorer is None:
             return None
-        if self._confirmer is None:
+        if self._rescorer is None:
+            rescorer = Rescorer.load(self.config.rescorer)
+            if replace(rescorer.passes[0], num_threads=1) != replace(self.config.detector, num_threads=1):
+                raise ValueError(f"{self.config.rescorer} was fitted on another detector than {self.config.detector}")
             with self._lock:
-                if self._confirmer is None:
-                    config = replace(self.config.confirm.detector, num_threads=self.config.num_threads)
-                    self._confirmer = create_detector(config)
-        return self._confirmer
+                self._rescorer = rescorer
+        return self._rescorer
+
+    @property
+    def extra_passes(self) -> list[FaceDetector]:
+        """The re-scorer's detector passes after the first (its second opinions)."""
+        rescorer = self.rescorer
+        if rescorer is None:
+            return []
+        if self._extra_passes is None:
+            with self._lock:
+                if self._extra_passes is None:
+                    threads = self.config.num_threads
+                    self._extra_passes = [create_detector(replace(p, num_threads=threads)) for p in rescorer.passes[1:]]
+        return self._extra_passes
 
     @property
     def classifier(self) -> MaskClassifier:
@@ -214,7 +242,7 @@ class Pipeline:
 
     def load(self, *, recognizer: bool = False) -> None:
         """Load the models now instead of on the first image (raises if one is missing or broken)."""
-        _ = self.detector, self.confirmer, self.classifier
+        _ = self.detector, self.extra_passes, self.classifier
         if recognizer:
             _ = self.recognizer
 
@@ -255,13 +283,82 @@ class Pipeline:
         return self._gallery
 
     # -- analysis ---------------------------------------------------------------------------
+    def reported_box(self, detection: Detection, width: int, height: int) -> Box:
+        """The box callers see: the detector's, moved onto the annotation convention of photo datasets."""
+        rescorer = self.rescorer
+        if rescorer is not None:
+            return landmark_box(detection, rescorer.box_regression, width, height)
+        return adjust_box(detection.box, self.config.box_adjust, width, height)
+
     def detect(self, image: np.ndarray) -> list[Detection]:
-        """Faces, best first, confirmed by the second detector when the mode has one."""
-        detections = self.detector.detect(image)
-        settings, confirmer = self.config.confirm, self.confirmer
-        if settings is not None and confirmer is not None and needs_confirmation(detections, settings):
-            detections = confirm(detections, confirmer.detect(image), settings)
-        return detections
+        """Faces, best first (re-scored, and framed when nothing is found, when the mode says so)."""
+        return self._find(image)[0]
+
+    def _find(self, image: np.ndarray) -> tuple[list[Detection], np.ndarray | None, list[str | None]]:
+        """Faces, their mask probabilities when re-scoring already computed them, and per face the
+        fallback that found it.
+
+        With `closeup_fallback`, a photo with no face, or with a face filling the frame (taller than
+        the re-scorer's `big_face` share), is framed with a border and searched again: a face that
+        big is larger than the detector's anchors and cut by the edges, so the first pass finds
+        nothing or several fragments of it; the framed photo shows it whole.
+        """
+        check_rgb(image)
+        rescorer = self.rescorer
+        if rescorer is None:
+            detections, probabilities = self.detector.detect(image), None
+        else:
+            detections, probabilities = self._rescored(image)
+        big = 1.0 if rescorer is None else rescorer.big_face
+        h = image.shape[0]
+        if not self.config.closeup_fallback or (detections and all(d.height < big * h for d in detections)):
+            return detections, probabilities, [None] * len(detections)
+        framed = self.closeup(image)
+        if detections:
+            framed = [d for d in framed if d.height >= big * h]
+            if not framed:
+                return detections, probabilities, [None] * len(detections)
+        framed_boxes = np.array([f.box for f in framed])
+        rest = [d for d in detections if d.height < big * h and box_iou(d.box, framed_boxes).max() < 0.3]
+        return [*framed, *rest], None, [*(["padded"] * len(framed)), *([None] * len(rest))]
+
+    def _rescored(self, image: np.ndarray) -> tuple[list[Detection], np.ndarray]:
+        """The re-scorer's faces among all candidates of its passes, with their mask probabilities."""
+        rescorer, classifier = self.rescorer, self.classifier
+        assert rescorer is not None
+        h, w = image.shape[:2]
+        passes = [self.detector.detect(image), *(d.detect(image) for d in self.extra_passes)]
+        candidates = merge_passes(passes, rescorer.candidate_passes)
+        crops = classifier.crops(image, [d.box for d in candidates])
+        probabilities = classifier.predict_crops(crops)
+        features = candidate_features(candidates, passes, probabilities, crop_quality(crops), w, h)
+        face_scores = rescorer.trees.predict(features)
+        keep = rescorer.keep(candidates, face_scores, h)
+        kept = [
+            (replace(d, score=float(max(s, d.score) if s < rescorer.threshold else s)), p)
+            for d, s, p, k in zip(candidates, face_scores, probabilities, keep, strict=True)
+            if k
+        ]
+        kept.sort(key=lambda dp: -dp[0].score)
+        return [d for d, _ in kept], np.array([p for _, p in kept], dtype=np.float32)
+
+    def closeup(self, image: np.ndarray) -> list[Detection]:
+        """Faces found after framing the photo with a border, for photos where none was found.
+
+        A face filling the frame is larger than the detector's biggest anchors and cut by the edges;
+        framed, it is smaller than the picture and whole. Only confident faces centred in the photo count.
+        """
+        h, w = image.shape[:2]
+        pad = int(CLOSEUP_BORDER * max(h, w))
+        framed = cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=(0, 0, 0))
+        found = []
+        for d in self.detector.detect(framed):
+            x1, y1, x2, y2 = (v - pad for v in d.box)
+            cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+            if d.score >= CLOSEUP_MIN_SCORE and 0 <= cx < w and 0 <= cy < h:
+                box = (max(0.0, x1), max(0.0, y1), min(float(w), x2), min(float(h), y2))
+                found.append(replace(d, box=box, landmarks=(d.landmarks - pad).astype(np.float32)))
+        return found
 
     def embed(self, image: np.ndarray, face: Detection | None = None) -> np.ndarray:
         """Embedding of `face`, or of the largest face in the image (for enrolment).
@@ -282,9 +379,10 @@ class Pipeline:
         start = time.perf_counter()
         classifier, gallery = self.classifier, self._gallery
         h, w = image.shape[:2]
-        detections = self.detect(image)
+        detections, probabilities, fallbacks = self._find(image)
         t_detect = time.perf_counter()
-        probabilities = classifier.predict(image, [d.box for d in detections])
+        if probabilities is None:
+            probabilities = classifier.predict(image, [d.box for d in detections])
         t_classify = time.perf_counter()
         matches: list[Match] = [Match(None, None)] * len(detections)
         if recognize and gallery is not None and len(gallery) and detections:
@@ -292,7 +390,7 @@ class Pipeline:
         t_recognize = time.perf_counter()
         faces = [
             FaceResult(
-                box=self.config.reported_box(det, w, h),
+                box=self.reported_box(det, w, h),
                 score=det.score,
                 keypoints=det.landmarks,
                 mask=classifier.label(float(p)),
@@ -300,9 +398,13 @@ class Pipeline:
                 identity=m.identity,
                 distance=m.distance,
                 detection=det,
+                fallback=fallback,
             )
-            for det, p, m in zip(detections, probabilities, matches, strict=True)
+            for det, p, m, fallback in zip(detections, probabilities, matches, fallbacks, strict=True)
         ]
+        if not faces and self.config.closeup_fallback and is_closeup_sized(w, h):
+            faces = [self._whole_image(image)]
+            t_classify = t_recognize = time.perf_counter()
         return Analysis(
             width=w,
             height=h,
@@ -315,6 +417,17 @@ class Pipeline:
                 "total": (t_recognize - start) * 1000,
             },
         )
+
+    def _whole_image(self, image: np.ndarray) -> FaceResult:
+        """The whole photo classified as one face (flagged): the last answer for a face crop."""
+        h, w = image.shape[:2]
+        box = (0.0, 0.0, float(w), float(h))
+        probability = float(self.classifier.predict(image, [whole_image_box(w, h)])[0])
+        return FaceResult(
+            box=box, score=0.0, keypoints=np.zeros((5, 2), np.float32), mask=self.classifier.label(probability),
+            mask_score=probability, identity=None, distance=None,
+            detection=Detection(box=box, score=0.0, landmarks=np.zeros((5, 2), np.float32)), fallback="whole_image",
+        )  # fmt: skip
 
 
 _shared: dict[str, Pipeline] = {}

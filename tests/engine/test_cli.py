@@ -15,7 +15,7 @@ NUMBER = {"type": "number"}
 FACE = {
     "type": "object",
     "additionalProperties": False,
-    "required": ["box", "score", "mask", "mask_score", "identity", "distance"],
+    "required": ["box", "score", "mask", "mask_score", "identity", "distance", "fallback"],
     "properties": {
         "box": {"type": "array", "items": {"type": "integer"}, "minItems": 4, "maxItems": 4},
         "score": {"type": "number", "minimum": 0, "maximum": 1},
@@ -23,6 +23,7 @@ FACE = {
         "mask_score": {"type": "number", "minimum": 0, "maximum": 1},
         "identity": {"type": ["string", "null"]},
         "distance": {"type": ["number", "null"]},
+        "fallback": {"enum": [None, "padded", "whole_image"]},
     },
 }
 RESULT = {

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
-from detection.engine.crops import crop_face
+from detection.engine.crops import crop_face, whole_image_box
 from detection.engine.imageio import ImageDecodeError, decode_image
 from detection.engine.types import MASK_STATES
-from training.ml.faces import BoxCache, detect_face_box, file_key, whole_image_box
+from training.ml.faces import BoxCache, detect_face_box, file_key
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 
-from detection.engine.crops import CROP_MARGIN
 from detection.engine.detectors import DetectorConfig, create_detector
 
 log = logging.getLogger(__name__)
@@ -44,13 +43,6 @@ def detect_face_box(image_rgb: np.ndarray) -> tuple[float, float, float, float] 
         return None
     best = max(detections, key=lambda d: d.width * d.height * d.score)
     return tuple(float(v) for v in best.box)
-
-
-def whole_image_box(width: int, height: int) -> tuple[float, float, float, float]:
-    """A box whose ``crop_face`` crop is exactly the image's longer-side square (no face found)."""
-    side = max(width, height) / (1.0 + 2.0 * CROP_MARGIN)
-    cx, cy = width / 2.0, height / 2.0
-    return (cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2)
 
 
 def file_key(path: Path) -> str:

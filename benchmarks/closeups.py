@@ -1,0 +1,97 @@
+"""Close-ups: is a face found in every face crop and every portrait, and is its mask state right?
+
+usage: nice -n 5 python benchmarks/closeups.py [--datasets DIR] [--every N]
+
+Runs accurate mode (as uploads do) over the val split of `mask-classification` (face crops, many
+filling the frame) and every `face-recognition-dev` portrait, and reports the share of images with
+at least one face, how the face was found (detector, framed photo, whole image), and on the val
+split the mask state of the most prominent face against the image's label. Writes
+benchmarks/reports/closeups.json. Targets: a face in 100% of both; val classification >= 99.7%.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from collections import Counter
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from report import write_report  # noqa: E402
+
+DATASETS = REPO.parent / "shared" / "datasets"
+
+
+def val_images(root: Path) -> list[tuple[Path, str]]:
+    """(image, label) of the fixed val split of mask-classification."""
+    with (root / "manifest.csv").open() as fh:
+        return [(root / row["path"], row["label"]) for row in csv.DictReader(fh) if row["split"] == "val"]
+
+
+def portraits(root: Path) -> list[tuple[Path, str | None]]:
+    return [(p, None) for p in sorted(root.rglob("*")) if p.suffix.lower() in (".jpg", ".jpeg", ".png")]
+
+
+def measure(pipeline, images: list[tuple[Path, str | None]]) -> dict:
+    """Share of images with a face, how found, and (where labelled) mask accuracy of the main face."""
+    from detection.engine.imageio import decode_image
+
+    found, how, right, labelled, missed = 0, Counter(), 0, 0, []
+    for path, label in images:
+        faces = pipeline.analyze(decode_image(path), recognize=False).faces
+        if not faces:
+            missed.append(path.name)
+            continue
+        found += 1
+        main = max(faces, key=lambda f: (f.box[2] - f.box[0]) * (f.box[3] - f.box[1]) * max(f.score, 1e-3))
+        how[main.fallback or "detector"] += 1
+        if label is not None:
+            labelled += 1
+            right += main.mask == label
+    out = {
+        "images": len(images),
+        "with_a_face": round(found / max(1, len(images)), 4),
+        "found_by": dict(how),
+        "missed": missed[:20],
+    }
+    if labelled:
+        out["mask_accuracy_of_main_face"] = round(right / labelled, 4)
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--datasets", type=Path, default=DATASETS)
+    parser.add_argument("--every", type=int, default=1, help="use every Nth image (a quicker trial)")
+    args = parser.parse_args()
+    crops, people = args.datasets / "mask-classification", args.datasets / "face-recognition-dev"
+    if not crops.exists() or not people.exists():
+        sys.exit(f"{args.datasets} lacks mask-classification or face-recognition-dev")
+
+    from detection.engine.pipeline import Pipeline, PipelineConfig
+
+    pipeline = Pipeline(PipelineConfig.preset("accurate", num_threads=1))
+    figures = {
+        "mask_classification_val": measure(pipeline, val_images(crops)[:: args.every]),
+        "face_recognition_dev_portraits": measure(pipeline, portraits(people)[:: args.every]),
+    }
+    write_report(
+        "closeups",
+        "Close-ups: a face in every face crop and portrait (accurate mode)",
+        figures,
+        targets={
+            "mask_classification_val / with_a_face": "1.0",
+            "face_recognition_dev_portraits / with_a_face": "1.0",
+            "mask_classification_val / mask_accuracy_of_main_face": ">= 0.997",
+        },
+    )
+    print(figures)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

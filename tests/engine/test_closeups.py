@@ -1,0 +1,58 @@
+"""Accurate mode end to end: re-scored faces with regressed boxes, and faces that fill the frame."""
+
+from dataclasses import replace
+
+import cv2
+import numpy as np
+import pytest
+
+from detection.engine.pipeline import CLOSEUP_MAX_SIDE, Pipeline, PipelineConfig
+from detection.engine.refine import landmark_box
+
+
+@pytest.fixture(scope="module")
+def closeup(pipeline, astronaut) -> np.ndarray:
+    """The astronaut's face cut tighter than the detector's box and enlarged: it fills the frame."""
+    [face] = pipeline.analyze(astronaut).faces
+    x1, y1, x2, y2 = face.detection.box
+    w, h = x2 - x1, y2 - y1
+    inner = astronaut[int(y1 + 0.2 * h) : int(y2 - 0.2 * h), int(x1 + 0.2 * w) : int(x2 - 0.2 * w)]
+    return cv2.resize(inner, (300, 300), interpolation=cv2.INTER_CUBIC)
+
+
+def test_accurate_mode_reports_the_rescored_face_with_the_regressed_box(pipeline, astronaut):
+    [result] = pipeline.analyze(astronaut).faces
+    assert result.box == landmark_box(result.detection, pipeline.rescorer.box_regression, 512, 512)
+    assert result.score >= pipeline.rescorer.threshold and result.fallback is None
+    assert result.to_dict()["fallback"] is None
+
+
+def width_share(face, image: np.ndarray) -> float:
+    return (face.box[2] - face.box[0]) / image.shape[1]
+
+
+def test_a_face_filling_the_frame_is_found_once_and_whole(pipeline, closeup):
+    [face] = pipeline.analyze(closeup).faces
+    assert face.fallback == "padded" and face.score >= 0.5
+    assert width_share(face, closeup) > 0.9  # the whole face, not a fragment of it
+    assert face.mask == "without_mask"
+
+
+def test_without_the_closeup_rules_only_a_fragment_is_found(pipeline, closeup):
+    """The regression the rules fix: the first pass sees the oversized face only in pieces."""
+    plain = Pipeline(replace(pipeline.config, closeup_fallback=False))
+    plain._rescorer = replace(pipeline.rescorer, big_face=2.0)
+    assert all(width_share(face, closeup) < 0.5 for face in plain.analyze(closeup).faces)
+
+
+def test_a_face_crop_with_no_detectable_face_is_classified_whole_and_flagged(pipeline):
+    flat = np.full((CLOSEUP_MAX_SIDE, CLOSEUP_MAX_SIDE // 2, 3), 128, np.uint8)
+    [whole] = pipeline.analyze(flat).faces
+    assert whole.fallback == "whole_image" and whole.score == 0.0
+    assert whole.box == (0.0, 0.0, float(CLOSEUP_MAX_SIDE // 2), float(CLOSEUP_MAX_SIDE))
+    assert whole.to_dict()["fallback"] == "whole_image" and whole.identity is None
+    # a scene (larger than a face crop) with no face reports none
+    assert pipeline.analyze(np.full((CLOSEUP_MAX_SIDE + 1, 600, 3), 128, np.uint8)).faces == []
+    # the fast (live video) mode never falls back
+    fast = Pipeline(PipelineConfig.preset("fast", classifier_path=pipeline.config.classifier_path))
+    assert fast.analyze(flat).faces == []
