@@ -13,6 +13,7 @@ from django.core.management import call_command
 
 from maskportal import realtime
 from maskportal.celery import ping
+from tests.sockets import token_header
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -39,8 +40,8 @@ async def test_websocket_round_trip_between_groups(admin_user, staff_user):
 
     admin_token = await database_sync_to_async(Token.objects.create)(user=admin_user)
     staff_token = await database_sync_to_async(Token.objects.create)(user=staff_user)
-    first = WebsocketCommunicator(_application(), f"/ws/notifications/?token={admin_token.key}")
-    second = WebsocketCommunicator(_application(), f"/ws/notifications/?token={staff_token.key}")
+    first = WebsocketCommunicator(_application(), "/ws/notifications/", headers=[token_header(admin_token.key)])
+    second = WebsocketCommunicator(_application(), "/ws/notifications/", headers=[token_header(staff_token.key)])
     assert (await first.connect())[0] and (await second.connect())[0]
 
     async def next_of(socket, kind):
@@ -73,7 +74,7 @@ async def test_anonymous_websocket_is_refused():
 
 @pytest.mark.django_db(transaction=True)
 async def test_bad_token_websocket_is_refused():
-    communicator = WebsocketCommunicator(_application(), "/ws/notifications/?token=nope")
+    communicator = WebsocketCommunicator(_application(), "/ws/notifications/", headers=[token_header("nope")])
     connected, _ = await communicator.connect()
     assert not connected
 
@@ -92,14 +93,12 @@ def test_settings_load_in_every_mode(mode):
     assert out.returncode == 0, out.stderr[-2000:]
 
 
-def test_several_web_processes_are_refused_without_redis(settings, capsys):
-    from maskportal import serve
-
-    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-    with pytest.raises(SystemExit) as exit_info:
-        serve.main(["--workers", "2"])
-    assert exit_info.value.code == 2
-    assert "needs REDIS_URL" in capsys.readouterr().err
+def test_several_web_processes_are_refused_without_redis(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    env.update(WEB_CONCURRENCY="2", MASKPORTAL_PORT="1", MASKPORTAL_VAR_DIR=str(tmp_path))
+    out = subprocess.run(["deploy/start-web"], cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode != 0
+    assert "needs REDIS_URL" in out.stderr
 
 
 def test_the_web_process_keeps_its_startup_objects_out_of_full_collections():
@@ -146,13 +145,13 @@ async def test_foreign_origin_is_refused_but_a_token_client_without_origin_is_no
     from rest_framework.authtoken.models import Token
 
     token = await database_sync_to_async(Token.objects.create)(user=staff_user)
-    url = f"/ws/notifications/?token={token.key}"
-    foreign = WebsocketCommunicator(_origin_checked_app(), url, headers=[(b"origin", b"http://evil.example")])
+    url, auth = "/ws/notifications/", token_header(token.key)
+    foreign = WebsocketCommunicator(_origin_checked_app(), url, headers=[(b"origin", b"http://evil.example"), auth])
     assert not (await foreign.connect())[0]
-    own = WebsocketCommunicator(_origin_checked_app(), url, headers=[(b"origin", b"http://127.0.0.1:8000")])
+    own = WebsocketCommunicator(_origin_checked_app(), url, headers=[(b"origin", b"http://127.0.0.1:8000"), auth])
     assert (await own.connect())[0]
     await own.disconnect()
-    script = WebsocketCommunicator(_origin_checked_app(), url)
+    script = WebsocketCommunicator(_origin_checked_app(), url, headers=[auth])
     assert (await script.connect())[0]
     await script.disconnect()
 

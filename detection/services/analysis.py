@@ -192,7 +192,7 @@ _pool_lock = threading.Lock()
 
 def _engine_pool() -> ThreadPoolExecutor:
     """Threads for the engine, one a core. Its models are loaded once per thread, and the web
-    process serves requests from WEB_THREADS threads, so analysing there would hold that many
+    process serves each request in a thread of its own, so analysing there would hold that many
     copies (a Celery worker's tasks all run in its main thread, which analyses itself)."""
     global _pool
     with _pool_lock:

@@ -38,7 +38,7 @@ CSRF_TRUSTED_ORIGINS = env.list(
 )
 
 INSTALLED_APPS = [
-    "daphne",  # `manage.py runserver` over ASGI; `make run` and deployments serve with maskportal.serve
+    "daphne",  # `manage.py runserver` over ASGI; `make run` and deployments serve with deploy/start-web
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -75,8 +75,6 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "maskportal.urls"
 ASGI_APPLICATION = "maskportal.asgi.application"
-#: Requests a web process serves at once (more wait their turn); also its database pool's default size.
-WEB_THREADS = env.int("WEB_THREADS", default=10)
 WSGI_APPLICATION = None
 
 TEMPLATES = [
@@ -105,10 +103,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test_db.sqlite3")}
 elif env.bool("DATABASE_POOL", default=False):
     # psycopg's pool: a connection closed at the end of a request goes back to it, so the web
-    # process's WEB_THREADS request threads (see asgi.py) share connections, one each at most.
+    # process's request threads (see asgi.py) share at most DATABASE_POOL_SIZE connections.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
-        "min_size": 2, "max_size": env.int("DATABASE_POOL_SIZE", default=WEB_THREADS), "timeout": 30,
+        "min_size": 2, "max_size": env.int("DATABASE_POOL_SIZE", default=10), "timeout": 30,
     }  # fmt: skip
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
@@ -143,6 +141,10 @@ MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 
 # Upload limits: per file, per request, and the decoded-pixel guard shared with the engine.
 MAX_UPLOAD_BYTES = env.int("MAX_UPLOAD_BYTES", default=20 * 1024 * 1024)
+#: Largest request body (the training-data ZIP import is the largest upload); bigger ones are refused
+#: with 413 before the application buffers anything (maskportal/body_limit.py). Keep nginx's
+#: client_max_body_size equal (deploy/nginx/maskportal.conf).
+MAX_REQUEST_BYTES = env.int("MAX_REQUEST_BYTES", default=10 * MAX_UPLOAD_BYTES)
 MAX_IMAGE_PIXELS = env.int("MAX_IMAGE_PIXELS", default=50_000_000)
 MAX_ZIP_MEMBERS = env.int("MAX_ZIP_MEMBERS", default=2000)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=10 * 1024 * 1024)
@@ -250,8 +252,9 @@ ENGINE_THREADS = env.int("ENGINE_THREADS", default=1)
 # --- Live video (issue 7) ---------------------------------------------------------------
 #: Frames per second one live socket may send; extra frames are dropped with an error message.
 LIVE_MAX_FPS = env.float("LIVE_MAX_FPS", default=30.0)
-#: Larger frames get an error and the socket stays open; the web server itself closes sockets whose
-#: message exceeds maskportal.serve.WS_MAX_BYTES (1 MiB), so keep this below that.
+#: Largest WebSocket message; the web server closes a socket that sends more (maskportal/gunicorn_conf.py).
+WS_MAX_MESSAGE_BYTES = env.int("WS_MAX_MESSAGE_BYTES", default=1024 * 1024)
+#: Larger frames get an error and the socket stays open; keep this below WS_MAX_MESSAGE_BYTES.
 LIVE_MAX_FRAME_BYTES = env.int("LIVE_MAX_FRAME_BYTES", default=768 * 1024)
 LIVE_MAX_FRAME_PIXELS = env.int("LIVE_MAX_FRAME_PIXELS", default=1920 * 1080)
 #: Threads analysing live frames in one web process (shared by all its sockets).

@@ -1,7 +1,7 @@
-"""Local development and `make run`: debug on unless the environment says otherwise."""
+"""`make run` and `manage.py`: served safely by default (DEBUG off, the production middleware with
+static files through WhiteNoise); debugging is an explicit opt-in with DEBUG=1."""
 
 from .base import *  # noqa: F403
-from .base import env
 
-DEBUG = env.bool("DEBUG", default=True)
+# Static files straight from the source folders too, so an edited file shows without collectstatic.
 WHITENOISE_USE_FINDERS = True
