@@ -61,8 +61,7 @@ class CachedTokenAuthentication(TokenAuthentication):
         if generation is not None and entry is not None and entry[0] == generation:
             return _rebuild(key, entry[1], entry[2])
         if generation is None:  # first use, or evicted: every older entry is void with it
-            _cached(cache.add, GENERATION_KEY, uuid.uuid4().hex, None)
-            generation = _cached(cache.get, GENERATION_KEY)
+            generation = _start_generation()
         # The generation was read before the database: an entry built from data that a commit is
         # changing carries the generation that the commit voids.
         user, token = super().authenticate_credentials(key)  # raises AuthenticationFailed
@@ -81,6 +80,18 @@ def _rebuild(key: str, fields: dict, permissions: list[str]):
     user._state.adding, user._state.db = False, "default"
     user._perm_cache = set(permissions)
     return user, Token(key=key, user=user)
+
+
+def _start_generation() -> str | None:
+    _cached(cache.add, GENERATION_KEY, uuid.uuid4().hex, None)
+    return _cached(cache.get, GENERATION_KEY)
+
+
+def current_generation() -> str | None:
+    """The generation now (started if there is none); None without a cache. WebSockets compare it
+    to the one they loaded their user under, to reload only after a change."""
+    generation = _cached(cache.get, GENERATION_KEY)
+    return generation if generation is not None else _start_generation()
 
 
 def _void_entries() -> None:

@@ -142,3 +142,13 @@ def _other_active_admins(user: User):
         .exclude(pk=user.pk)
         .filter(models.Q(is_superuser=True) | models.Q(groups__name=roles.ADMIN))
     )
+
+
+def active_user(user_id: int, token_key: str | None = None) -> User | None:
+    """The user if still active (and, for a client that came with a token, the token still theirs),
+    with their permissions loaded so that has_perm needs no query; None otherwise."""
+    user = User.objects.filter(pk=user_id, is_active=True).first()
+    if user is None or (token_key is not None and not Token.objects.filter(key=token_key, user=user).exists()):
+        return None
+    user.get_all_permissions()
+    return user

@@ -1,18 +1,22 @@
 """WebSocket authentication by DRF token, for API clients and camera scripts.
 
-Browsers authenticate with their session (AuthMiddlewareStack); clients without a session
-pass `?token=<key>` or an `Authorization: Token <key>` header.
+Browsers authenticate with their session (AuthMiddlewareStack). Clients without a session send
+their token in an `Authorization: Token <key>` header, or, where they cannot set headers (a
+browser's WebSocket API), as the subprotocol pair `maskportal.token, <key>`; the server then
+accepts the `maskportal.token` subprotocol. Tokens are never taken from the query string, which
+access logs (the web server's, nginx's) write in full.
 """
 
 from __future__ import annotations
-
-from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.middleware import BaseMiddleware
 from channels.security.websocket import OriginValidator
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
+
+#: Subprotocol that announces a token in the next offered subprotocol.
+TOKEN_SUBPROTOCOL = "maskportal.token"
 
 
 @database_sync_to_async
@@ -26,22 +30,32 @@ def _user_for_token(key: str):
 
 
 def _token_from_scope(scope) -> str | None:
+    """The token of the Authorization header, else of the subprotocols; None without one."""
     for name, value in scope.get("headers", []):
         if name == b"authorization":
             kind, _, key = value.decode("latin-1").partition(" ")
-            if kind.lower() == "token" and key:
+            if kind.lower() == "token" and key.strip():
                 return key.strip()
-    query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
-    return (query.get("token") or [None])[0]
+    offered = list(scope.get("subprotocols", []))
+    if TOKEN_SUBPROTOCOL in offered and offered.index(TOKEN_SUBPROTOCOL) + 1 < len(offered):
+        return offered[offered.index(TOKEN_SUBPROTOCOL) + 1]
+    return None
 
 
 class TokenAuthMiddleware(BaseMiddleware):
+    """Sets scope["user"] (and scope["auth_token"]) from a token when the session did not; the
+    socket checks later that the token still stands. scope["accept_subprotocol"] names
+    the subprotocol the consumer accepts: a client that offered the token subprotocol fails the
+    handshake unless the server selects one of its offers."""
+
     async def __call__(self, scope, receive, send):
+        accept = TOKEN_SUBPROTOCOL if TOKEN_SUBPROTOCOL in scope.get("subprotocols", []) else None
+        scope = dict(scope, accept_subprotocol=accept)
         user = scope.get("user")
         if user is None or not user.is_authenticated:
             key = _token_from_scope(scope)
             if key:
-                scope = dict(scope, user=await _user_for_token(key))
+                scope.update(user=await _user_for_token(key), auth_token=key)
         return await super().__call__(scope, receive, send)
 
 

@@ -44,12 +44,14 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
 
 
-def connect(url: str, **kwargs):
-    """A client socket; browsers send Origin and the server checks it, so we send one too."""
+def connect(url: str, token: str, **kwargs):
+    """A client socket with its token in a header; browsers send Origin and the server checks it,
+    so we send one too."""
     import websockets
 
     host = url.split("://", 1)[1].split("/", 1)[0]
-    return websockets.connect(url, origin=f"http://{host}", **kwargs)
+    return websockets.connect(url, origin=f"http://{host}", additional_headers={"Authorization": f"Token {token}"},
+                              **kwargs)  # fmt: skip
 
 
 def create_user_and_camera() -> tuple[str, int]:
@@ -82,8 +84,8 @@ def start_web(db_name: str) -> tuple[subprocess.Popen, Path, str]:
 class Client:
     """One live socket offering `fps` frames/s with at most `window` frames unanswered."""
 
-    def __init__(self, url: str, jpegs: list[bytes], fps: float, window: int = 2) -> None:
-        self.url, self.jpegs, self.fps, self.window = url, jpegs, fps, window
+    def __init__(self, url: str, token: str, jpegs: list[bytes], fps: float, window: int = 2) -> None:
+        self.url, self.token, self.jpegs, self.fps, self.window = url, token, jpegs, fps, window
         self.sent: dict[int, float] = {}
         self.rtts: list[float] = []
         self.server_ms: list[float] = []
@@ -91,7 +93,7 @@ class Client:
         self.dropped = self.errors = 0
 
     async def run(self, seconds: float, warmup: float = 1.0) -> None:
-        async with connect(self.url, max_size=2**22) as ws:
+        async with connect(self.url, self.token, max_size=2**22) as ws:
             reader = asyncio.create_task(self._read(ws))
             start = time.perf_counter()
             next_at, frame_id = start, 0
@@ -136,9 +138,9 @@ class Client:
         }
 
 
-async def heartbeat(url: str, stop: asyncio.Event, every: float = 0.1) -> list[float]:
+async def heartbeat(url: str, token: str, stop: asyncio.Event, every: float = 0.1) -> list[float]:
     latencies = []
-    async with connect(url) as ws:
+    async with connect(url, token) as ws:
         n = 0
         while not stop.is_set():
             n += 1
@@ -154,7 +156,7 @@ async def heartbeat(url: str, stop: asyncio.Event, every: float = 0.1) -> list[f
 
 
 async def one_client(base: str, token: str, jpegs, seconds: float) -> dict:
-    client = Client(f"{base}/ws/live/?token={token}", jpegs, fps=30)
+    client = Client(f"{base}/ws/live/", token, jpegs, fps=30)
     await client.run(seconds)
     fig = client.figures(seconds)
     fig["pass"] = fig["fps"] >= 25 and fig["rtt_p95_ms"] <= 60
@@ -162,9 +164,9 @@ async def one_client(base: str, token: str, jpegs, seconds: float) -> dict:
 
 
 async def many_clients(base: str, token: str, jpegs, seconds: float, count: int) -> dict:
-    clients = [Client(f"{base}/ws/live/?token={token}", jpegs, fps=15) for _ in range(count)]
+    clients = [Client(f"{base}/ws/live/", token, jpegs, fps=15) for _ in range(count)]
     stop = asyncio.Event()
-    beat = asyncio.create_task(heartbeat(f"{base}/ws/notifications/?token={token}", stop))
+    beat = asyncio.create_task(heartbeat(f"{base}/ws/notifications/", token, stop))
     await asyncio.gather(*(c.run(seconds) for c in clients))
     stop.set()
     beats = await beat
@@ -186,7 +188,7 @@ async def many_clients(base: str, token: str, jpegs, seconds: float, count: int)
 async def across_processes(base_a: str, base_b: str, token: str, camera: int, jpegs, seconds: float) -> dict:
     seen: dict[int, float] = {}
     events: list[float] = []
-    async with connect(f"{base_b}/ws/cameras/{camera}/?token={token}", max_size=2**24) as viewer:
+    async with connect(f"{base_b}/ws/cameras/{camera}/", token, max_size=2**24) as viewer:
 
         async def watch():
             async for raw in viewer:
@@ -197,7 +199,7 @@ async def across_processes(base_a: str, base_b: str, token: str, camera: int, jp
                     events.append(time.perf_counter())
 
         watcher = asyncio.create_task(watch())
-        sender = Client(f"{base_a}/ws/live/?token={token}&camera={camera}", jpegs[:1], fps=10)
+        sender = Client(f"{base_a}/ws/live/?camera={camera}", token, jpegs[:1], fps=10)
         await sender.run(seconds, warmup=0.5)
         closed = time.perf_counter()  # the person "leaves": the track ends, one event
         deadline = closed + 10
@@ -237,7 +239,7 @@ def main() -> int:
             servers.append(start_web(db_name))
             base_a = servers[0][2]
             # warm the models (the first frames load them) before measuring
-            asyncio.run(Client(f"{base_a}/ws/live/?token={token}", jpegs, fps=5).run(2.0, warmup=0))
+            asyncio.run(Client(f"{base_a}/ws/live/", token, jpegs, fps=5).run(2.0, warmup=0))
             report = {
                 "cpus": os.cpu_count(),
                 "load_average_1min": round(os.getloadavg()[0], 1),

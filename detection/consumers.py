@@ -73,10 +73,7 @@ class RateLimiter:
 class LiveFrameConsumer(RealtimeConsumer):
     """A browser (or API client) streaming its camera; `?camera=<id>` ties it to a browser Camera."""
 
-    async def allowed(self) -> bool:
-        if not await super().allowed():
-            return False
-        return await database_sync_to_async(self.scope["user"].has_perm)("detection.add_detectionlog")
+    permission = realtime.CLIENT_MESSAGE_TYPES["live_frame"].permission
 
     async def connect(self) -> None:
         self.camera = None
@@ -107,16 +104,10 @@ class LiveFrameConsumer(RealtimeConsumer):
                 await _in(_event_pool, self.session.record)(events)
         await super().disconnect(code)
 
-    async def receive(self, text_data=None, bytes_data=None) -> None:
-        if bytes_data is not None:
-            await self.on_frame(bytes_data)
-            return
-        try:
-            content = json.loads(text_data or "")
-        except ValueError:
-            await self.send_json(realtime.error_message("bad_json", "Text messages must be JSON."))
-            return
-        await self.receive_json(content)
+    async def receive_bytes(self, data: bytes) -> None:
+        """A frame; the permission is checked for each (the user may have been disabled meanwhile)."""
+        if await self.may(self.permission):
+            await self.on_frame(data)
 
     async def on_frame(self, data: bytes) -> None:
         self.received += 1
@@ -180,24 +171,20 @@ class LiveFrameConsumer(RealtimeConsumer):
         logs = await _in(_event_pool, self.session.record)(events)
         for log in logs:
             if not self.closed:
-                await self.send_json(realtime.message("detection", log_id=log.pk, summary=log.summary))
+                await self.deliver(realtime.message("detection", log_id=log.pk, summary=log.summary))
 
 
 class CameraViewerConsumer(RealtimeConsumer):
     """Watch one camera: its analysed frames and its events, from whichever process runs it."""
 
+    permission = realtime.MESSAGE_TYPES["frame"].permission
+
     async def allowed(self) -> bool:
-        if not await super().allowed():
-            return False
         camera_id = self.scope["url_route"]["kwargs"]["camera_id"]
-        return await database_sync_to_async(_may_view)(self.scope["user"], camera_id)
+        return await database_sync_to_async(Camera.objects.filter(pk=camera_id).exists)()
 
     async def groups_for(self) -> list[str]:
         return [realtime.camera_group(self.scope["url_route"]["kwargs"]["camera_id"])]
-
-
-def _may_view(user, camera_id: int) -> bool:
-    return user.has_perm("detection.view_camera") and Camera.objects.filter(pk=camera_id).exists()
 
 
 @database_sync_to_async

@@ -17,19 +17,59 @@ import threading
 import time
 import uuid
 import weakref
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
 
 logger = logging.getLogger(__name__)
 
-MessageType = Literal[
-    "progress", "detection", "review", "alert", "model", "gallery", "error", "pong", "frame", "dropped"
-]
+
+@dataclass(frozen=True)
+class MessageType:
+    """A kind of realtime message and the permission a socket's user needs for it, checked for every
+    message when it is delivered (server to browser) or received (browser to server). None: any
+    active user (answers on the user's own socket, such as errors). `by_kind` refines it by the
+    message's `kind` field (a job's progress needs the permission to view that kind of job)."""
+
+    name: str
+    permission: str | None
+    by_kind: Mapping[str, str] = field(default_factory=dict)
+
+    def permission_for(self, msg: Mapping[str, Any]) -> str | None:
+        kind = msg.get("kind")
+        return self.by_kind.get(kind, self.permission) if isinstance(kind, str) else self.permission
+
+
+#: Every message the server sends to browsers.
+MESSAGE_TYPES: dict[str, MessageType] = {t.name: t for t in (
+    MessageType("progress", "accounts.admin_area", by_kind={
+        "batch": "detection.view_batchjob", "training": "training.view_trainingjob",
+        "import": "training.view_trainingimage", "face_import": "detection.manage_registry",
+    }),
+    MessageType("detection", "detection.view_detectionlog"),
+    MessageType("review", "detection.view_detectionlog"),
+    MessageType("alert", "detection.view_detectionlog"),
+    MessageType("model", "training.view_modelversion"),
+    MessageType("gallery", "detection.view_person"),
+    MessageType("frame", "detection.view_camera"),
+    MessageType("dropped", None),
+    MessageType("error", None),
+    MessageType("pong", None),
+)}  # fmt: skip
+#: Every message browsers may send: JSON `ping`, and binary frames on the live socket.
+CLIENT_MESSAGE_TYPES: dict[str, MessageType] = {t.name: t for t in (
+    MessageType("ping", None),
+    MessageType("live_frame", "detection.add_detectionlog"),
+)}  # fmt: skip
+
 #: Channel-layer event type; consumers implement `realtime_message`.
 EVENT_TYPE = "realtime.message"
+#: Channel-layer event telling a user's sockets that the user's access changed (disabled, role removed).
+ACCESS_CHANGED_EVENT = "realtime.access_changed"
 DASHBOARD_GROUP = "dashboard"
 
 _relay_task: asyncio.Task | None = None
@@ -40,11 +80,18 @@ def user_group(user_id: int) -> str:
     return f"user.{user_id}"
 
 
+def sockets_group(user_id: int) -> str:
+    """Every open socket of one user, whatever it shows: how a disabled user's sockets are closed."""
+    return f"sockets.{user_id}"
+
+
 def camera_group(camera_id: int) -> str:
     return f"camera.{camera_id}"
 
 
-def message(kind: MessageType, /, **payload: Any) -> dict[str, Any]:
+def message(kind: str, /, **payload: Any) -> dict[str, Any]:
+    if kind not in MESSAGE_TYPES:
+        raise ValueError(f"undeclared realtime message type {kind!r}: add it to MESSAGE_TYPES with its permission")
     return {"type": kind, **payload}
 
 
@@ -63,18 +110,23 @@ def layer_is_process_local() -> bool:
     return isinstance(get_channel_layer(), InMemoryChannelLayer)
 
 
-def publish(group: str, msg: dict[str, Any]) -> None:
+def publish(group: str, msg: dict[str, Any], *, event_type: str = EVENT_TYPE) -> None:
     """Send `msg` to every socket in `group`, from sync code in any process; never raises and
     never waits for the send (a request or a batch item does not pay for a notification)."""
     try:
         if not layer_is_process_local():
-            _publisher(_background_loop()).submit(group, msg)
+            _publisher(_background_loop()).submit(group, msg, event_type)
         elif _relay_running():
-            _publisher(_relay_task.get_loop()).submit(group, msg)
+            _publisher(_relay_task.get_loop()).submit(group, msg, event_type)
         else:
-            _write_outbox(group, msg)
+            _write_outbox(group, msg, event_type)
     except Exception:  # a lost notification must never fail the work that produced it
         logger.exception("could not publish %s message to %s", msg.get("type"), group)
+
+
+def access_changed(user_id: int) -> None:
+    """Tell the user's open sockets to check the user's access again now (closed when disabled)."""
+    publish(sockets_group(user_id), {"user": user_id}, event_type=ACCESS_CHANGED_EVENT)
 
 
 class _Publisher:
@@ -85,20 +137,20 @@ class _Publisher:
         self.queue: asyncio.Queue | None = None
         self.task: asyncio.Task | None = None
 
-    def submit(self, group: str, msg: dict[str, Any]) -> None:
-        self.loop.call_soon_threadsafe(self._enqueue, group, msg)
+    def submit(self, group: str, msg: dict[str, Any], event_type: str) -> None:
+        self.loop.call_soon_threadsafe(self._enqueue, group, msg, event_type)
 
-    def _enqueue(self, group: str, msg: dict[str, Any]) -> None:
+    def _enqueue(self, group: str, msg: dict[str, Any], event_type: str) -> None:
         if self.queue is None:
             self.queue = asyncio.Queue()
             self.task = self.loop.create_task(self._send_all())
-        self.queue.put_nowait((group, msg))
+        self.queue.put_nowait((group, msg, event_type))
 
     async def _send_all(self) -> None:
         while True:
-            group, msg = await self.queue.get()
+            group, msg, event_type = await self.queue.get()
             try:
-                await get_channel_layer().group_send(group, {"type": EVENT_TYPE, "message": msg})
+                await get_channel_layer().group_send(group, {"type": event_type, "message": msg})
             except Exception:
                 logger.exception("could not publish %s message to %s", msg.get("type"), group)
             finally:
@@ -168,14 +220,14 @@ def _prune_outbox() -> None:
             path.unlink(missing_ok=True)
 
 
-def _write_outbox(group: str, msg: dict[str, Any]) -> None:
+def _write_outbox(group: str, msg: dict[str, Any], event_type: str = EVENT_TYPE) -> None:
     global _writes
     _writes += 1
     if _writes % 100 == 0:
         _prune_outbox()
     name = f"{time.time_ns():020d}-{uuid.uuid4().hex}"
     tmp = _outbox() / f".{name}.tmp"
-    tmp.write_text(json.dumps({"group": group, "message": msg}, default=str))
+    tmp.write_text(json.dumps({"group": group, "event": event_type, "message": msg}, default=str))
     os.replace(tmp, _outbox() / f"{name}.json")
 
 
@@ -192,7 +244,8 @@ async def _relay_outbox(interval: float = 0.1) -> None:
             try:
                 if int(path.name.split("-", 1)[0]) >= oldest:
                     item = json.loads(path.read_text())
-                    await layer.group_send(item["group"], {"type": EVENT_TYPE, "message": item["message"]})
+                    event = {"type": item.get("event", EVENT_TYPE), "message": item["message"]}
+                    await layer.group_send(item["group"], event)
             except Exception:
                 logger.exception("dropping unreadable outbox message %s", path.name)
             path.unlink(missing_ok=True)

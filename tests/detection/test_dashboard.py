@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from detection.models import BatchJob, Camera, DetectedFace, DetectionLog
 from detection.services import stats
+from tests.sockets import token_header
 
 pytestmark = pytest.mark.django_db
 
@@ -74,7 +75,7 @@ async def test_a_new_analysis_reaches_the_dashboard_socket(classifier, face_jpeg
     from detection.services.analysis import analyse_and_log
 
     token = await database_sync_to_async(Token.objects.create)(user=staff_user)
-    socket = WebsocketCommunicator(_application(), f"/ws/notifications/?token={token.key}")
+    socket = WebsocketCommunicator(_application(), "/ws/notifications/", headers=[token_header(token.key)])
     assert (await socket.connect())[0]
     log = await database_sync_to_async(analyse_and_log)(face_jpeg, user=staff_user, source="upload")
     msg = await socket.receive_json_from(timeout=10)

@@ -16,6 +16,7 @@ from rest_framework.authtoken.models import Token
 from detection.models import Camera, DetectionLog
 from maskportal.asgi import application
 from tests.photos import encode, face_photo, in_frame
+from tests.sockets import token_header
 
 ORIGIN = (b"origin", b"http://testserver")
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -52,8 +53,9 @@ async def close_sockets():
             await communicator.disconnect(timeout=10)
 
 
-async def connect(path: str, *, origin=ORIGIN) -> WebsocketCommunicator:
-    communicator = WebsocketCommunicator(application, path, headers=[origin, (b"host", b"testserver")])
+async def connect(path: str, token: str | None = None, *, origin=ORIGIN) -> WebsocketCommunicator:
+    headers = [origin, (b"host", b"testserver"), *([token_header(token)] if token else [])]
+    communicator = WebsocketCommunicator(application, path, headers=headers)
     connected, code = await communicator.connect(timeout=10)
     assert connected, f"refused with {code}"
     _open.append(communicator)
@@ -76,15 +78,14 @@ async def test_anonymous_is_refused():
 
 async def test_foreign_origin_is_refused(staff_user):
     key = await token_for(staff_user)
-    communicator = WebsocketCommunicator(
-        application, f"/ws/live/?token={key}", headers=[(b"origin", b"http://evil.example"), (b"host", b"testserver")]
-    )
+    headers = [(b"origin", b"http://evil.example"), (b"host", b"testserver"), token_header(key)]
+    communicator = WebsocketCommunicator(application, "/ws/live/", headers=headers)
     connected, _ = await communicator.connect()
     assert not connected
 
 
 async def test_a_frame_gets_a_result_with_the_face(staff_user):
-    live = await connect(f"/ws/live/?token={await token_for(staff_user)}")
+    live = await connect("/ws/live/", await token_for(staff_user))
     await live.send_to(bytes_data=frame_bytes(41))
     result = await receive(live, "frame")
     assert result["frame"] == 41 and (result["width"], result["height"]) == (640, 480)
@@ -99,7 +100,7 @@ async def test_a_frame_gets_a_result_with_the_face(staff_user):
 
 
 async def test_malformed_and_oversize_frames_get_errors_and_the_socket_lives(staff_user):
-    live = await connect(f"/ws/live/?token={await token_for(staff_user)}")
+    live = await connect("/ws/live/", await token_for(staff_user))
     for data, code in [
         (b"\x00\x00\x00\x01not an image", "bad_frame"),
         (b"\xff\xd8\xff\xe0truncated", "bad_frame"),
@@ -120,7 +121,7 @@ async def test_malformed_and_oversize_frames_get_errors_and_the_socket_lives(sta
 
 @override_settings(LIVE_MAX_FPS=2)
 async def test_frames_over_the_rate_limit_are_refused(staff_user):
-    live = await connect(f"/ws/live/?token={await token_for(staff_user)}")
+    live = await connect("/ws/live/", await token_for(staff_user))
     for _ in range(6):
         await live.send_to(bytes_data=b"\x00\x00\x00\x01junk")
     codes = [(await receive(live, "error"))["code"] for _ in range(3)]
@@ -133,7 +134,7 @@ async def test_frames_over_the_rate_limit_are_refused(staff_user):
 
 
 async def test_latest_frame_wins_and_every_frame_is_answered_once(staff_user):
-    live = await connect(f"/ws/live/?token={await token_for(staff_user)}")
+    live = await connect("/ws/live/", await token_for(staff_user))
     ids = list(range(100, 112))
     for frame_id in ids:
         await live.send_to(bytes_data=frame_bytes(frame_id))
@@ -150,8 +151,8 @@ async def test_latest_frame_wins_and_every_frame_is_answered_once(staff_user):
 
 
 async def test_a_track_becomes_one_logged_event_with_an_alert(staff_user, admin_user):
-    dashboard = await connect(f"/ws/notifications/?token={await token_for(admin_user)}")
-    live = await connect(f"/ws/live/?token={await token_for(staff_user)}")
+    dashboard = await connect("/ws/notifications/", await token_for(admin_user))
+    live = await connect("/ws/live/", await token_for(staff_user))
     for frame_id in range(1, 6):
         await live.send_to(bytes_data=frame_bytes(frame_id))
         await receive(live, "frame")
@@ -173,8 +174,8 @@ async def test_a_track_becomes_one_logged_event_with_an_alert(staff_user, admin_
 
 async def test_a_browser_camera_is_watched_by_viewers(staff_user, admin_user):
     camera = await database_sync_to_async(Camera.objects.create)(name="Kiosk", location="Entrance A")
-    viewer = await connect(f"/ws/cameras/{camera.pk}/?token={await token_for(admin_user)}")
-    live = await connect(f"/ws/live/?token={await token_for(staff_user)}&camera={camera.pk}")
+    viewer = await connect(f"/ws/cameras/{camera.pk}/", await token_for(admin_user))
+    live = await connect(f"/ws/live/?camera={camera.pk}", await token_for(staff_user))
     for frame_id in range(1, 5):
         await live.send_to(bytes_data=frame_bytes(frame_id))
         await receive(live, "frame")
@@ -191,9 +192,8 @@ async def test_unknown_cameras_are_refused(staff_user):
     key = await token_for(staff_user)
     fixed = await database_sync_to_async(Camera.objects.create)(name="Gate", kind=Camera.Kind.RTSP, url="rtsp://x")
     for path in ("/ws/cameras/999/", f"/ws/live/?camera={fixed.pk}", "/ws/live/?camera=abc"):
-        communicator = WebsocketCommunicator(
-            application, f"{path}{'&' if '?' in path else '?'}token={key}", headers=[ORIGIN, (b"host", b"testserver")]
-        )
+        headers = [ORIGIN, (b"host", b"testserver"), token_header(key)]
+        communicator = WebsocketCommunicator(application, path, headers=headers)
         connected, _ = await communicator.connect()
         assert not connected, path
 
@@ -205,7 +205,7 @@ async def test_an_idle_viewer_survives_the_redis_read_timeout(staff_user):
     from maskportal import realtime
 
     camera = await database_sync_to_async(Camera.objects.create)(name="Quiet", kind=Camera.Kind.RTSP, url="rtsp://q")
-    viewer = await connect(f"/ws/cameras/{camera.pk}/?token={await token_for(staff_user)}")
+    viewer = await connect(f"/ws/cameras/{camera.pk}/", await token_for(staff_user))
     assert await viewer.receive_nothing(timeout=7)
     await realtime.apublish(realtime.camera_group(camera.pk), realtime.message("frame", frame=1, faces=[]))
     assert (await receive(viewer, "frame", timeout=5))["frame"] == 1

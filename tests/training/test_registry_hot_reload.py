@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import connection
 
 from tests.conftest import REPO
+from tests.sockets import token_header
 from tests.training.support import constant_model, empty_registry
 from training.services import registry
 
@@ -87,7 +88,7 @@ async def test_a_running_consumer_hears_of_the_new_model_and_its_pipeline_reload
     first = await database_sync_to_async(registry.register_version)(two_models[0], status="active")
     second = await database_sync_to_async(registry.register_version)(two_models[1])
     token = await database_sync_to_async(Token.objects.create)(user=staff_user)
-    socket = WebsocketCommunicator(_application(), f"/ws/notifications/?token={token.key}")
+    socket = WebsocketCommunicator(_application(), "/ws/notifications/", headers=[token_header(token.key)])
     assert (await socket.connect())[0]
     try:
         live = await database_sync_to_async(pipeline)("fast")  # as the live consumer gets it per frame
