@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export DJANGO_SETTINGS_MODULE ?= maskportal.settings.development
 
-.PHONY: run test lint bench bench-report setup migrate admin browser clean
+.PHONY: run test lint bench bench-report setup migrate admin browser nginx clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,7 +38,13 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "chromium missing: browser tests will be skipped (sudo apt-get install chromium)"; fi; }
 
-test: setup browser
+# Debian's nginx for the deployment test (production settings behind nginx; skipped where it is missing).
+nginx:
+	@command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null; \
+	  else echo "nginx missing: the deployment test will be skipped (sudo apt-get install nginx)"; fi; }
+
+test: setup browser nginx
 	DJANGO_SETTINGS_MODULE=maskportal.settings.test $(BIN)/pytest $(PYTEST_ARGS)
 
 # ruff (lint and format), the import contracts in pyproject.toml, and mypy on the engine and services.
