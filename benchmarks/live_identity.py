@@ -58,9 +58,9 @@ async def through_socket(scenario) -> dict[int, dict]:
     from tests.factories import UserFactory
 
     token = await database_sync_to_async(lambda: Token.objects.create(user=UserFactory()).key)()
-    socket = WebsocketCommunicator(
-        application, f"/ws/live/?token={token}", headers=[(b"origin", b"http://testserver"), (b"host", b"testserver")]
-    )
+    auth = (b"authorization", f"Token {token}".encode())
+    headers = [(b"origin", b"http://testserver"), (b"host", b"testserver"), auth]
+    socket = WebsocketCommunicator(application, "/ws/live/", headers=headers)
     connected, code = await socket.connect(timeout=30)
     if not connected:
         raise RuntimeError(f"the live socket refused the connection ({code})")

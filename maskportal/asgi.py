@@ -22,9 +22,7 @@ from maskportal.routing import websocket_urlpatterns  # noqa: E402
 application = ProtocolTypeRouter(
     {
         "http": BodySizeLimit(django_asgi_app, max_bytes=settings.MAX_REQUEST_BYTES),
-        "websocket": origin_checked(
-            AuthMiddlewareStack(TokenAuthMiddleware(URLRouter(websocket_urlpatterns)))
-        ),
+        "websocket": origin_checked(AuthMiddlewareStack(TokenAuthMiddleware(URLRouter(websocket_urlpatterns)))),
     }
 )
 

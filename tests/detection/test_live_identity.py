@@ -24,6 +24,7 @@ from tests.conftest import SHARED_DATASETS, shared_dataset
 from tests.detection import live_scenario
 from tests.detection.registry_photos import other_face
 from tests.photos import face_photo, in_frame
+from tests.sockets import token_header
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -97,8 +98,8 @@ async def test_the_live_page_names_only_the_right_person(scenario, staff_user):
     token = await database_sync_to_async(Token.objects.create)(user=staff_user)
     live = WebsocketCommunicator(
         application,
-        f"/ws/live/?token={token.key}",
-        headers=[(b"origin", b"http://testserver"), (b"host", b"testserver")],
+        "/ws/live/",
+        headers=[(b"origin", b"http://testserver"), (b"host", b"testserver"), token_header(token.key)],
     )
     connected, code = await live.connect(timeout=10)
     assert connected, code
