@@ -24,6 +24,7 @@ sys.path.insert(0, str(REPO))
 
 from report import write_report  # noqa: E402
 
+from detection.engine.classifier import DEFAULT_MODEL as MODEL  # noqa: E402
 from detection.engine.hardware import describe_cpu  # noqa: E402
 from training.ml.card import replace_benchmark_section  # noqa: E402
 from training.ml.data import build_crops, list_samples  # noqa: E402
@@ -32,7 +33,6 @@ from training.ml.evaluate import classification_metrics, save_plots  # noqa: E40
 from training.ml.export import TFLiteClassifier  # noqa: E402
 
 DATASETS = REPO.parent / "shared" / "datasets"
-MODEL = REPO / "detection" / "engine" / "models" / "mask_classifier.tflite"
 REPORT = REPO / "benchmarks" / "reports" / "mask_classifier"
 
 

@@ -17,6 +17,7 @@ from detection.engine.crops import crop_face
 from detection.engine.detectors.base import ThreadLocal
 from detection.engine.types import WITH_MASK, WITHOUT_MASK, Box
 
+#: The classifier committed with the code: the engine's default and version 1 of every installation's registry.
 DEFAULT_MODEL = Path(__file__).resolve().parent / "models" / "mask_classifier.tflite"
 
 

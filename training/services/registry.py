@@ -24,14 +24,13 @@ from django.utils import timezone
 
 from accounts.audit import record
 from accounts.models import AuditEvent
+from detection.engine.classifier import DEFAULT_MODEL
 from detection.services.engine import MODEL_VERSION_KEY, bump
 from maskportal import realtime
 from training.models import ModelVersion, TrainingImage, TrainingSettings
 
 logger = logging.getLogger(__name__)
 
-#: The classifier committed with the code: version 1 of every installation.
-COMMITTED_MODEL = Path(settings.BASE_DIR) / "detection" / "engine" / "models" / "mask_classifier.tflite"
 ARTIFACT_NAME = "mask_classifier.tflite"
 CARD_NAME = "mask_classifier.md"
 KERAS_NAME = "mask_classifier.keras"
@@ -154,7 +153,7 @@ def register_version(
     raise RegistryError("could not allocate a version number")
 
 
-def register_committed_model(model=ModelVersion, source: Path = COMMITTED_MODEL) -> ModelVersion | None:
+def register_committed_model(model=ModelVersion, source: Path = DEFAULT_MODEL) -> ModelVersion | None:
     """Version 1: the classifier committed with the code, active. Idempotent; None if it is absent.
 
     Called by a data migration (with the historical model class) and again before a job when the
