@@ -29,10 +29,9 @@ def effective_mask(label: str) -> Q:
 
 
 def effective_person(person: Person | None) -> Q:
-    """Faces identified (after review, when reviewed) as `person`; None: unknown faces."""
+    """Faces identified (after review, when reviewed) as `person`; None: unknown faces. The SQL form
+    of `DetectedFace.effective_person`."""
     pending = Q(review_state=DetectedFace.Review.PENDING)
-    if person is None:
-        return (pending & Q(person__isnull=True)) | (~pending & Q(corrected_person__isnull=True))
     return (pending & Q(person=person)) | (~pending & Q(corrected_person=person))
 
 

@@ -274,9 +274,20 @@ class DetectedFace(models.Model):
         return self.corrected_mask_label or self.mask_label
 
     @property
+    def _identity_field(self) -> str:
+        """Whose word names the face: the prediction until someone reviews it, then the reviewer's
+        (`detection.filters.effective_person` is the same rule in SQL)."""
+        return "person" if self.review_state == self.Review.PENDING else "corrected_person"
+
+    @property
     def effective_person(self) -> Person | None:
-        """Who the face is after review (the prediction until someone reviews it)."""
-        return self.person if self.review_state == self.Review.PENDING else self.corrected_person
+        """Who the face is after review."""
+        return getattr(self, self._identity_field)
+
+    @property
+    def effective_person_id(self) -> int | None:
+        """The effective person's id, without loading the person."""
+        return getattr(self, f"{self._identity_field}_id")
 
 
 class AlertWebhook(models.Model):

@@ -397,7 +397,7 @@ def annotated_jpeg(log: DetectionLog) -> bytes | None:
     faces = []
     for face in log.faces.select_related("person", "corrected_person"):
         box = tuple(v * scale for v in face.box)
-        person = face.person if face.review_state == DetectedFace.Review.PENDING else face.corrected_person
+        person = face.effective_person
         label = face.effective_mask_label
         probability = face.mask_probability
         if face.corrected_mask_label:  # a reviewer's label is certain

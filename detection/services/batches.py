@@ -252,8 +252,8 @@ def summary(batch: BatchJob) -> dict[str, int | float | None]:
         masked=Count("pk", filter=effective_mask(MaskLabel.WITH_MASK)),
         unknown=Count("pk", filter=effective_person(None)),
     )
-    people = faces.exclude(effective_person(None)).values_list("person", "corrected_person", "review_state")
-    recognised = {corrected if state != DetectedFace.Review.PENDING else person for person, corrected, state in people}
+    named = faces.exclude(effective_person(None)).only("review_state", "person", "corrected_person")
+    recognised = {face.effective_person_id for face in named}
     counts["unmasked"] = counts["faces"] - counts["masked"]
     counts["compliance"] = round(counts["masked"] / counts["faces"], 4) if counts["faces"] else None
     counts["people"] = len(recognised)

@@ -46,7 +46,7 @@ def _series(faces, trunc, keys: list[datetime], key_of) -> list[dict[str, Any]]:
 
 def face_summary(face: DetectedFace) -> dict[str, Any]:
     log = face.log
-    person = face.person if face.review_state == DetectedFace.Review.PENDING else face.corrected_person
+    person = face.effective_person
     return {
         "id": face.pk,
         "log_id": face.log_id,
