@@ -38,3 +38,17 @@ def test_the_api_docs_lead_back_to_the_app(staff_client):
     html = staff_client.get("/api/docs/").content.decode()
     assert '<a href="/" id="back-to-app">' in html and "Back to MaskPortal" in html
     assert 'id="swagger-ui"' in html  # still the docs
+
+
+@pytest.mark.django_db
+def test_the_administration_toggle_shows_the_admin_area_is_open(admin_client):
+    assert 'class="nav-link dropdown-toggle active"' in admin_client.get("/accounts/users/").content.decode()
+    assert 'class="nav-link dropdown-toggle"' in admin_client.get("/detections/").content.decode()
+
+
+@pytest.mark.django_db
+def test_the_user_list_flags_users_who_must_change_their_password(admin_client):
+    from tests.factories import UserFactory
+
+    UserFactory(username="newcomer", must_change_password=True)
+    assert "must change password" in admin_client.get("/accounts/users/?q=newcomer").content.decode()

@@ -35,3 +35,18 @@ def menu_link(context, url_name: str, label: str, icon: str = "", perm: str = ""
     """An item of a navbar dropdown: Bootstrap's dropdown-item colours (dark text on the light menu),
     never the navbar's white link colours."""
     return _link(context, url_name, label, icon, perm, item_class="", link_class="dropdown-item")
+
+
+@register.simple_tag(takes_context=True)
+def active_under(context, *url_names: str) -> str:
+    """The class " active" on a page at or below one of `url_names`: a dropdown's toggle shows where
+    the user is, like the links beside it."""
+    path = context["request"].path
+    for name in url_names:
+        try:
+            url = reverse(name)
+        except NoReverseMatch:
+            continue
+        if path.startswith(url):
+            return " active"
+    return ""

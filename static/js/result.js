@@ -9,7 +9,6 @@
   // A face narrower than this on screen is drawn with its number only, and the legend names it.
   const LABEL_MIN_PX = 90;
   const figures = Array.from(document.querySelectorAll(".photo-review"));
-  const legend = document.getElementById("face-legend");
   const zoom = document.getElementById("photo-zoom");
 
   const maskWord = (face) => (face.mask === "with_mask" ? "mask" : "no mask");
@@ -66,7 +65,8 @@
     return numbersOnly;
   }
 
-  function drawLegend(show) {
+  // The legend beside a figure (below the photo, or beside the enlarged one) names the numbers.
+  function drawLegend(legend, show) {
     if (!legend) return;
     legend.hidden = !show;
     legend.replaceChildren(...data.faces.map((face) => {
@@ -80,10 +80,15 @@
     }));
   }
 
+  function legendOf(figure) {
+    return figure.closest(".modal") ? figure.parentElement.querySelector(".face-legend") : document.getElementById("face-legend");
+  }
+
   function redraw() {
-    const small = figures.filter((f) => !f.closest(".modal")).map(draw).some(Boolean);
-    drawLegend(small);
-    if (zoom && zoom.classList.contains("show")) figures.filter((f) => f.closest(".modal")).forEach(draw);
+    figures.forEach((figure) => {
+      if (figure.closest(".modal") && !zoom.classList.contains("show")) return;
+      drawLegend(legendOf(figure), draw(figure));
+    });
   }
 
   figures.forEach((figure) => {
@@ -93,7 +98,7 @@
       redraw();
     });
     if (img.complete) figure.style.setProperty("--photo-aspect", img.naturalWidth / img.naturalHeight || 1.5);
-    new ResizeObserver(() => draw(figure)).observe(figure);
+    new ResizeObserver(() => drawLegend(legendOf(figure), draw(figure))).observe(figure);
   });
   const main = document.getElementById("photo");
   if (main && zoom) {
@@ -110,6 +115,8 @@
   function showReview(result) {
     data = result;
     document.getElementById("summary").textContent = result.summary.charAt(0).toUpperCase() + result.summary.slice(1);
+    const zoomSummary = document.getElementById("zoom-summary");
+    if (zoomSummary) zoomSummary.textContent = result.summary;
     result.faces.forEach((face) => {
       const row = document.getElementById(`face-${face.id}`);
       if (!row) return;

@@ -88,6 +88,7 @@ def test_crowd_photo_drawn_linked_zoomed_and_reviewed_in_place(crowd_log, logged
     page.wait_for_timeout(400)
     zoomed = page.eval_on_selector("#photo-zoom img", "el => el.getBoundingClientRect().width")
     assert zoomed > shown * 1.3
+    assert page.locator("#photo-zoom .face-legend li").count() == 16  # the numbers are named beside it too
     page.screenshot(path=artifacts / "result-crowd-zoomed.png")
     page.click("#photo-zoom .btn-close")
     page.wait_for_selector("#photo-zoom", state="hidden")
