@@ -291,10 +291,20 @@ class DetectedFace(models.Model):
 
 
 class AlertWebhook(models.Model):
+    class Event(models.TextChoices):
+        """What an alert was about (its `level`: warning for a registered person, danger for a stranger)."""
+
+        UNMASKED_KNOWN = "warning", "A registered person without a mask"
+        UNMASKED_UNKNOWN = "danger", "An unknown person without a mask"
+
     name = models.CharField(max_length=100)
     url = models.URLField(max_length=500)
     secret = models.CharField(max_length=128, help_text="Signs each payload (HMAC-SHA256).")
     enabled = models.BooleanField(default=True)
+    events = models.JSONField(default=list, blank=True, help_text="Alert levels sent; empty: every alert.")
+    cameras = models.ManyToManyField(
+        Camera, blank=True, related_name="webhooks", help_text="Only alerts from these cameras; none: every camera."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -302,6 +312,10 @@ class AlertWebhook(models.Model):
 
     def __str__(self) -> str:
         return f"webhook {self.name}"
+
+    def wants(self, level: str, camera_id: int | None, camera_ids: set[int]) -> bool:
+        """Whether an alert of `level` from `camera_id` is in this webhook's scope (`camera_ids`: its cameras)."""
+        return (not self.events or level in self.events) and (not camera_ids or camera_id in camera_ids)
 
 
 class PrivacyMode(models.TextChoices):

@@ -56,5 +56,6 @@ urlpatterns: list = [
     path("webhooks/", live_views.WebhookListView.as_view(), name="webhook_list"),
     path("webhooks/new/", live_views.WebhookCreateView.as_view(), name="webhook_create"),
     path("webhooks/<int:pk>/edit/", live_views.WebhookUpdateView.as_view(), name="webhook_update"),
+    path("webhooks/<int:pk>/test/", live_views.WebhookTestView.as_view(), name="webhook_test"),
     path("webhooks/<int:pk>/delete/", live_views.WebhookDeleteView.as_view(), name="webhook_delete"),
 ]

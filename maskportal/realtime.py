@@ -56,6 +56,7 @@ MESSAGE_TYPES: dict[str, MessageType] = {t.name: t for t in (
     MessageType("model", "training.view_modelversion"),
     MessageType("gallery", "detection.view_person"),
     MessageType("frame", "detection.view_camera"),
+    MessageType("status", "detection.view_camera"),
     MessageType("dropped", None),
     MessageType("error", None),
     MessageType("pong", None),

@@ -17,6 +17,7 @@ from typing import Any
 
 import requests
 from django.db import transaction
+from django.utils import timezone
 
 from detection.engine.types import WITHOUT_MASK
 from detection.models import AlertWebhook, DetectionLog
@@ -71,8 +72,29 @@ def notify(payload: dict[str, Any]) -> None:
     realtime.publish(realtime.DASHBOARD_GROUP, msg)
     if payload.get("camera_id"):
         realtime.publish(realtime.camera_group(payload["camera_id"]), msg)
-    for webhook_id in AlertWebhook.objects.filter(enabled=True).values_list("pk", flat=True):
-        enqueue(DELIVER_TASK, webhook_id, payload)
+    for webhook in AlertWebhook.objects.filter(enabled=True).prefetch_related("cameras"):
+        if webhook.wants(payload["level"], payload.get("camera_id"), {c.pk for c in webhook.cameras.all()}):
+            enqueue(DELIVER_TASK, webhook.pk, payload)
+
+
+def sample_payload() -> dict[str, Any]:
+    """What "Send test" posts: shaped like a real alert, marked as a test."""
+    return {"event": "webhook.test", "level": "test", "text": "Test alert from MaskPortal", "log_id": None,
+            "camera": None, "camera_id": None, "location": None, "source": "test",
+            "created_at": timezone.now().isoformat(), "faces": 0, "unmasked": 0, "unknown": 0}  # fmt: skip
+
+
+def send_test(webhook: AlertWebhook) -> tuple[bool, str]:
+    """Post a signed test alert now; (accepted, a sentence for the Admin), never raises."""
+    try:
+        status = deliver(webhook, sample_payload())
+    except requests.HTTPError as exc:
+        code = exc.response.status_code
+        return False, f"The receiver answered {code}: check its URL and that it accepts the signature."
+    except requests.RequestException as exc:
+        logger.info("test of webhook %s failed: %s", webhook.pk, exc)
+        return False, f"The receiver could not be reached ({exc.__class__.__name__}): check the URL and that it is up."
+    return True, f"The receiver accepted the test alert ({status})."
 
 
 def body_of(payload: dict[str, Any]) -> bytes:

@@ -82,11 +82,17 @@ class CameraWatcher:
                     capture.release()
                     self.stats.failures += 1
                     logger.warning("camera %s: cannot open %s; retry in %.0f s", self.camera.name, self._where(), delay)
+                    self._status("offline", f"Cannot open the camera; retrying in {delay:.0f} s.")
                     self.wait(delay)
                     delay = min(delay * 2, self.backoff[1])
                     continue
                 self.stats.connects += 1
                 logger.info("camera %s: reading %s", self.camera.name, self._where())
+                if self.is_file:
+                    again = "again " if self.stats.connects > 1 else ""
+                    self._status("playing", f"Playing the video file {again}from the start.")
+                else:
+                    self._status("live", "Receiving the stream.")
                 try:
                     before = self.stats.frames_read
                     ended = self._read(capture)
@@ -94,16 +100,23 @@ class CameraWatcher:
                     capture.release()
                 if self.stats.frames_read > before:
                     delay = self.backoff[0]
+                if self.is_file and ended:
+                    self._status("ended", "The video file ended: the last frame stays until it plays again.")
                 if self.stop.is_set() or (self.is_file and ended and not self.loop):
                     break
                 if not ended:
                     self.stats.failures += 1
                     logger.warning("camera %s: stream dropped; reconnecting in %.0f s", self.camera.name, delay)
+                    self._status("offline", f"The stream dropped; reconnecting in {delay:.0f} s.")
                     self.wait(delay)
                     delay = min(delay * 2, self.backoff[1])
         finally:
             self._record(self.session.close())
         return self.stats
+
+    def _status(self, state: str, text: str) -> None:
+        """Tell the camera's viewers what the watcher is doing, so a frozen frame is never "Connected"."""
+        realtime.publish(self.group, realtime.message("status", state=state, text=text))
 
     def _where(self) -> str:
         """The URL without credentials, for logs."""

@@ -81,6 +81,31 @@ def duration_ms(value: float | int | None) -> str:
     return f"{ms / 1000:.1f} s"
 
 
+#: How each stored timing reads: a label, and whether it counts milliseconds, seconds or frames.
+TIMING_LABELS = {
+    "decode": ("Decoding", "ms"), "detect": ("Face detection", "ms"), "classify": ("Mask classifier", "ms"),
+    "recognize": ("Recognition", "ms"), "track": ("Tracking", "ms"), "store": ("Storing", "ms"),
+    "total": ("Total", "ms"), "duration_s": ("Seen for", "s"), "frames": ("Frames", "count"),
+}  # fmt: skip
+
+
+@register.filter
+def timing_items(timings: dict | None) -> list[tuple[str, str]]:
+    """(label, value) for each stored timing, in its own unit; stages that did not run (0 ms) are left out."""
+    items = []
+    for key, value in (timings or {}).items():
+        label, unit = TIMING_LABELS.get(key, (key.replace("_", " ").capitalize(), "ms"))
+        if not isinstance(value, int | float):
+            continue
+        if unit == "s":
+            items.append((label, f"{value:.1f} s"))
+        elif unit == "count":
+            items.append((label, f"{value:.0f}"))
+        elif value > 0:
+            items.append((label, duration_ms(value)))
+    return items
+
+
 @register.filter
 def markdown(text: str | None) -> str:
     """Markdown (model cards) as HTML, sanitised: only harmless tags and attributes survive."""

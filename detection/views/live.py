@@ -6,11 +6,14 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import messages
+from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse_lazy
+from django.views import View
 from django.views.generic import CreateView, DeleteView, DetailView, ListView, TemplateView, UpdateView
 
 from accounts.permissions import AdminRequiredMixin, PermissionRequired
 from detection.models import AlertWebhook, Camera
+from detection.services import alerts
 from detection.services.alerts import SIGNATURE_HEADER
 
 
@@ -116,10 +119,18 @@ class CameraDeleteView(AdminRequiredMixin, DeletedMessageMixin, DeleteView):
 
 class WebhookForm(BootstrapForm):
     url = forms.URLField(max_length=500, assume_scheme="https")
+    events = forms.MultipleChoiceField(
+        choices=AlertWebhook.Event.choices, required=False, widget=forms.CheckboxSelectMultiple,
+        label="Alerts to send", help_text="None ticked: every alert.",
+    )  # fmt: skip
+    cameras = forms.ModelMultipleChoiceField(
+        queryset=Camera.objects.all(), required=False, widget=forms.CheckboxSelectMultiple,
+        label="From these cameras", help_text="None ticked: every camera (and the live page).",
+    )  # fmt: skip
 
     class Meta:
         model = AlertWebhook
-        fields = ["name", "url", "secret", "enabled"]
+        fields = ["name", "url", "secret", "enabled", "events", "cameras"]
         widgets = {"secret": forms.PasswordInput(render_value=True)}
 
     def clean_secret(self):
@@ -130,9 +141,9 @@ class WebhookForm(BootstrapForm):
 
 
 class WebhookListView(AdminRequiredMixin, ListView):
-    model = AlertWebhook
+    queryset = AlertWebhook.objects.prefetch_related("cameras")
     template_name = "detection/camera_webhook_list.html"
-    extra_context = {"signature_header": SIGNATURE_HEADER}
+    extra_context = {"signature_header": SIGNATURE_HEADER, "event_choices": AlertWebhook.Event.choices}
 
 
 class WebhookCreateView(AdminRequiredMixin, SavedMessageMixin, CreateView):
@@ -144,6 +155,16 @@ class WebhookCreateView(AdminRequiredMixin, SavedMessageMixin, CreateView):
 
 class WebhookUpdateView(WebhookCreateView, UpdateView):
     pass
+
+
+class WebhookTestView(AdminRequiredMixin, View):
+    """POST: send a signed test alert now and say what the receiver answered."""
+
+    def post(self, request, pk):
+        webhook = get_object_or_404(AlertWebhook, pk=pk)
+        accepted, sentence = alerts.send_test(webhook)
+        (messages.success if accepted else messages.error)(request, f"{webhook.name}: {sentence}")
+        return redirect("detection:webhook_list")
 
 
 class WebhookDeleteView(AdminRequiredMixin, DeletedMessageMixin, DeleteView):

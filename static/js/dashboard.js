@@ -116,7 +116,7 @@
     li.className = "live-event";
     const a = document.createElement("a");
     a.href = `/detections/${msg.log_id}/`;
-    a.textContent = `${(msg.created_at || "").slice(11, 19)} ${msg.camera || msg.source || ""}: ${msg.summary || ""}`;
+    a.textContent = `${MaskPortal.time(msg.created_at)} ${msg.camera || msg.source || ""}: ${msg.summary || ""}`;
     li.appendChild(a);
     list.prepend(li);
     while (list.children.length > 15) list.lastElementChild.remove();

@@ -21,6 +21,13 @@
 
   function setStatus(text) { $("live-status").textContent = text; }
 
+  // Back to the figures of a page that has seen nothing yet (on Stop: no stale numbers).
+  function resetStats() {
+    answered.length = 0;
+    ["live-fps-value", "live-rtt", "live-server"].forEach((id) => { if ($(id)) $(id).textContent = "–"; });
+    $("live-faces").textContent = "0";
+  }
+
   // Frames per second over the last second of answers.
   const answered = [];
   function countFrame() {
@@ -56,7 +63,7 @@
     });
     overlay.dataset.faces = String(msg.faces.length);
     $("live-faces").textContent = msg.faces.length;
-    if (msg.timings_ms) $("live-server").textContent = Math.round(msg.timings_ms.total);
+    if (msg.timings_ms) $("live-server").textContent = MaskPortal.duration(msg.timings_ms.total);
   }
 
   function addEvent(msg) {
@@ -69,7 +76,7 @@
     item.appendChild(link);
     const when = document.createElement("span");
     when.className = "text-muted ms-1";
-    when.textContent = new Date().toLocaleTimeString();
+    when.textContent = MaskPortal.time(msg.created_at || new Date().toISOString());
     item.appendChild(when);
     list.prepend(item);
     while (list.children.length > 50) list.lastChild.remove();
@@ -117,6 +124,8 @@
           addEvent(msg);
         } else if (msg.type === "alert") {
           MaskPortal.alert(msg);  // this camera's alerts, for the people watching it
+        } else if (msg.type === "status") {
+          setStatus(msg.text);  // the watcher's own state: playing, ended, reconnecting
         }
       };
       socket.onclose = (event) => {
@@ -181,7 +190,7 @@
       if (msg.type === "frame") {
         const sent = inFlight.get(msg.frame);
         inFlight.delete(msg.frame);
-        if (sent !== undefined) $("live-rtt").textContent = Math.round(performance.now() - sent);
+        if (sent !== undefined) $("live-rtt").textContent = MaskPortal.duration(performance.now() - sent);
         countFrame();
         drawFaces(msg, true);
       } else if (msg.type === "dropped") {
@@ -247,6 +256,8 @@
       if (stream) stream.getTracks().forEach((t) => t.stop());
       ctx.clearRect(0, 0, overlay.width, overlay.height);
       overlay.dataset.faces = "0";
+      inFlight.clear();
+      resetStats();
       button.innerHTML = '<i class="bi bi-play-fill"></i> Start';
       setStatus("Stopped");
     }
@@ -260,5 +271,7 @@
     }
   }
 
+  const controls = $("live-controls");
+  if (controls) controls.addEventListener("submit", (event) => event.preventDefault());
   if (root.dataset.mode === "viewer") viewer(); else browser();
 })();

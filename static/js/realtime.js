@@ -97,6 +97,13 @@
     })] : []));
   }
 
+  // Durations as the `duration_ms` template filter writes them: "< 1 ms", "42 ms", "1.3 s".
+  function duration(ms) {
+    if (ms === null || ms === undefined || Number.isNaN(Number(ms))) return "–";
+    if (ms < 1) return "< 1 ms";
+    return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
+  }
+
   window.MaskPortal = {
     on(type, fn) { (handlers[type] = handlers[type] || []).push(fn); },
     send(obj) { if (socket && socket.readyState === 1) socket.send(JSON.stringify(obj)); },
@@ -104,6 +111,7 @@
     alert,
     badge,
     time,
+    duration,
   };
   if (document.querySelector('[data-alerts="dashboard"]')) MaskPortal.on("alert", alert);
   connect();

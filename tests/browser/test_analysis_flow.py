@@ -41,7 +41,7 @@ def test_upload_result_and_live_dashboard(classifier, face_jpeg, logged_in_page,
     page.wait_for_function("() => { const i = document.getElementById('photo-image');"
                            " return i && i.complete && i.naturalWidth === 640; }")  # fmt: skip
     assert page.locator("#faces tbody tr").count() == 1
-    assert "astronaut.jpg" in page.content() and "total" in page.text_content("#timings")
+    assert "astronaut.jpg" in page.content() and "total" in page.text_content("#timings").lower()
 
     page.goto(f"{page.base_url}/")
     page.wait_for_function("() => window.Chart && document.getElementById('stat-faces').textContent.trim() === '1'")
