@@ -74,7 +74,11 @@ def main() -> int:
         "photo_speed",
         "Milliseconds a photo on the dev photos, one thread (accurate and fast modes)",
         figures,
-        targets={"accurate / thread_cpu_ms / median": "<= 250", "accurate / wall_ms / median": "<= 250"},
+        targets={"accurate / thread_cpu_ms / median": "<= 250"},
+        notes=[
+            "Wall time includes waiting for a core when other processes share the machine; the thread's CPU "
+            "time is the cost of a photo on one core."
+        ],
     )
     print(figures)
     return 0

@@ -2,6 +2,7 @@
 
 usage: nice -n 5 python benchmarks/rescorer.py cache     # run the detectors once (var/engine/candidates.pkl)
        nice -n 5 python benchmarks/rescorer.py fit       # report + detection/engine/models/rescorer.json
+       nice -n 5 python benchmarks/rescorer.py           # both (the cache only when it is missing)
 
 `cache` runs every detector pass any variant may use over mask-detection-dev and keeps, per photo,
 the detections, the mask classifier's probability and the crop quality of every RetinaFace
@@ -392,7 +393,8 @@ def baseline(records: dict, gt: dict, stems: list[str]) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("step", choices=("cache", "fit"))
+    parser.add_argument("step", nargs="?", default="all", choices=("cache", "fit", "all"),
+                        help="all (default): cache when there is no cache yet, then fit")  # fmt: skip
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--cache", type=Path, default=CACHE)
     parser.add_argument("--model", type=Path, default=DEFAULT_RESCORER)
@@ -400,9 +402,9 @@ def main() -> int:
     args = parser.parse_args()
     if not args.data.exists():
         sys.exit(f"{args.data} is absent: this benchmark needs mask-detection-dev")
-    if args.step == "cache":
+    if args.step == "cache" or (args.step == "all" and not args.cache.exists()):
         build_cache(args.data, args.cache, args.limit)
-    else:
+    if args.step != "cache":
         figures = fit(args.data, args.cache, args.model)
         print(json.dumps({k: figures[k] for k in ("out_of_fold", "out_of_fold_bootstrap_95", "committed_model")}))
     return 0

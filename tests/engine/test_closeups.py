@@ -56,3 +56,22 @@ def test_a_face_crop_with_no_detectable_face_is_classified_whole_and_flagged(pip
     # the fast (live video) mode never falls back
     fast = Pipeline(PipelineConfig.preset("fast", classifier_path=pipeline.config.classifier_path))
     assert fast.analyze(flat).faces == []
+
+
+@pytest.mark.shared_data
+@pytest.mark.parametrize("dataset", ["mask-classification", "face-recognition-dev"])
+def test_every_face_crop_and_portrait_shows_a_face(pipeline, dataset):
+    """Every 10th val-split crop and dev portrait (benchmarks/closeups.py measures them all)."""
+    import csv
+
+    from detection.engine.imageio import decode_image
+    from tests.conftest import shared_dataset
+
+    root = shared_dataset(dataset)
+    if dataset == "mask-classification":
+        with (root / "manifest.csv").open() as fh:
+            paths = [root / row["path"] for row in csv.DictReader(fh) if row["split"] == "val"]
+    else:
+        paths = sorted(root.rglob("*.jpg"))
+    missed = [p.name for p in paths[::10] if not pipeline.analyze(decode_image(p), recognize=False).faces]
+    assert missed == []
