@@ -175,6 +175,13 @@ class FaceImport(CountedJob):
         return f"{self.get_status_display()}: accepted {self.done}, rejected {self.failed}"
 
 
+class BatchJobQuerySet(models.QuerySet):
+    def visible_to(self, user) -> BatchJobQuerySet:
+        """The batches `user` may see: every batch for Admins, their own for everyone else (the one
+        rule of the batch pages, the API and the dashboard's jobs panel)."""
+        return self if user.has_perm("accounts.admin_area") else self.filter(owner=user)
+
+
 class BatchJob(CountedJob):
     Status = JobStatus
 
@@ -184,6 +191,8 @@ class BatchJob(CountedJob):
     recognize = models.BooleanField(default=True)
     cancel_requested = models.BooleanField(default=False)
     started_at = models.DateTimeField(null=True, blank=True)
+
+    objects = BatchJobQuerySet.as_manager()
 
 
 class BatchItem(models.Model):

@@ -181,8 +181,7 @@ class BatchJobViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     queryset = BatchJob.objects.none()
 
     def get_queryset(self):
-        qs = BatchJob.objects.select_related("owner")
-        return qs if self.request.user.has_perm("accounts.admin_area") else qs.filter(owner=self.request.user)
+        return BatchJob.objects.select_related("owner").visible_to(self.request.user)
 
     def get_serializer_class(self):
         return BatchJobDetailSerializer if self.action == "retrieve" else BatchJobSerializer

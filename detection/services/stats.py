@@ -82,8 +82,8 @@ def register_job_source(source: JobSource) -> None:
 
 def _batch_jobs(user) -> list[dict[str, Any]]:
     batches = BatchJob.objects.select_related("owner").order_by("-created_at")
-    if user is not None and not user.has_perm("accounts.admin_area"):
-        batches = batches.filter(owner=user)
+    if user is not None:
+        batches = batches.visible_to(user)
     return [job_summary(b, kind="batch", label=f"Batch {b.pk}", url=reverse("detection:batch_detail", args=[b.pk]),
                         owner=b.owner.username) for b in batches[:RECENT]]  # fmt: skip
 

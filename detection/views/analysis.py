@@ -291,9 +291,7 @@ class LogReviewView(Perm, View):
 
 
 def visible_batches(user):
-    """Admins see every batch; Staff their own."""
-    qs = BatchJob.objects.select_related("owner")
-    return qs if user.has_perm("accounts.admin_area") else qs.filter(owner=user)
+    return BatchJob.objects.select_related("owner").visible_to(user)
 
 
 class BatchListView(Perm, ListView):
