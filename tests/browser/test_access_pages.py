@@ -26,8 +26,7 @@ def test_login_redirect_returns_to_the_page_and_logout_back_asks_to_log_in(serve
     page.get_by_role("button", name="Log out").click()
     page.wait_for_url("**/accounts/login/")
     page.go_back()
-    page.reload()
-    assert "/accounts/login/?next=/detections/" in page.url
+    page.wait_for_url("**/accounts/login/?next=/detections/")
     assert "403" not in page.content()
     page.close()
 
