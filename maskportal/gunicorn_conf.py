@@ -23,6 +23,9 @@ workers = int(os.environ.get("WEB_CONCURRENCY", "1"))
 worker_class = "maskportal.gunicorn_conf.UvicornWorker"
 #: Seconds open sockets get to close on shutdown before they are cut (Ctrl-C never hangs).
 graceful_timeout = 10
+#: Seconds a worker may go silent (its event loop blocked, or booting: loading Django and the engine's
+#: runtimes takes a while on a busy machine) before gunicorn replaces it; requests themselves run in threads.
+timeout = 120
 accesslog = "-"
 #: No runtime control socket: it would sit in the service user's home, one for every web process.
 control_socket_disable = True
