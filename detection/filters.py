@@ -69,7 +69,10 @@ class LogFilterSet(django_filters.FilterSet):
         choices=MASK_CHOICES, empty_label="Any", label="Mask state", method="filter_faces", widget=_select()
     )
     person = django_filters.ModelChoiceFilter(
-        queryset=Person.objects.all(), field_name="faces__person", label="Person", empty_label="Anyone",
+        queryset=Person.objects.all(),
+        field_name="faces__person",
+        label="Person",
+        empty_label="Anyone",
         method="filter_faces",
         widget=_select(),
     )

@@ -5,20 +5,28 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('detection', '0005_consent_privacy_settings'),
+        ("detection", "0005_consent_privacy_settings"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='faceimport',
-            name='retry_of',
-            field=models.ForeignKey(blank=True, help_text='The import whose photos of several faces this one enrols again (largest face).', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='retries', to='detection.faceimport'),
+            model_name="faceimport",
+            name="retry_of",
+            field=models.ForeignKey(
+                blank=True,
+                help_text="The import whose photos of several faces this one enrols again (largest face).",
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="retries",
+                to="detection.faceimport",
+            ),
         ),
         migrations.AlterField(
-            model_name='faceimport',
-            name='report',
-            field=models.JSONField(blank=True, default=list, help_text='One {file, person, status, reason, code} per file.'),
+            model_name="faceimport",
+            name="report",
+            field=models.JSONField(
+                blank=True, default=list, help_text="One {file, person, status, reason, code} per file."
+            ),
         ),
     ]

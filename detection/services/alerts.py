@@ -89,7 +89,7 @@ def send_test(webhook: AlertWebhook) -> tuple[bool, str]:
     try:
         status = deliver(webhook, sample_payload())
     except requests.HTTPError as exc:
-        code = exc.response.status_code
+        code = exc.response.status_code if exc.response is not None else "with an error"
         return False, f"The receiver answered {code}: check its URL and that it accepts the signature."
     except requests.RequestException as exc:
         logger.info("test of webhook %s failed: %s", webhook.pk, exc)
