@@ -59,6 +59,8 @@ class AuditEvent(models.Model):
     class Kind(models.TextChoices):
         LOGIN = "login", "Login"
         LOGIN_FAILED = "login_failed", "Failed login"
+        LOCKED_OUT = "locked_out", "Locked out after failed logins"
+        UNLOCKED = "unlocked", "Login lockout lifted"
         LOGOUT = "logout", "Logout"
         ROLE_CHANGED = "role_changed", "Role changed"
         TOKEN_CREATED = "token_created", "API token created"

@@ -13,9 +13,11 @@ STAFF = "Staff"
 ROLES = (ADMIN, STAFF)
 
 #: Apps whose every permission the Admin role holds.
-ADMIN_APPS = ("accounts", "detection", "training", "django_celery_beat", "authtoken")
+ADMIN_APPS = ("accounts", "detection", "training", "django_celery_beat", "authtoken", "axes")
 
-#: "app_label.codename" permissions of the Staff role.
+#: "app_label.codename" permissions of the Staff role: the access matrix of docs/security.md. Staff
+#: review detections (names included) and watch cameras; the registry (people, employee codes, notes,
+#: consent, enrolment photos) and camera configuration are the Admin role's.
 STAFF_PERMISSIONS = (
     "detection.view_detectionlog",
     "detection.add_detectionlog",
@@ -24,9 +26,7 @@ STAFF_PERMISSIONS = (
     "detection.view_batchjob",
     "detection.add_batchjob",
     "detection.change_batchjob",
-    "detection.view_camera",
-    "detection.view_person",
-    "detection.view_facesample",
+    "detection.watch_camera",
     "training.view_modelversion",
     "training.view_trainingjob",
 )

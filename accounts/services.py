@@ -152,3 +152,23 @@ def active_user(user_id: int, token_key: str | None = None) -> User | None:
         return None
     user.get_all_permissions()
     return user
+
+
+def locked_out(user: User) -> bool:
+    """Whether failed logins currently lock this user out (from any address)."""
+    from axes.models import AccessAttempt
+
+    return AccessAttempt.objects.filter(
+        username=user.username, failures_since_start__gte=settings.AXES_FAILURE_LIMIT
+    ).exists()
+
+
+@transaction.atomic
+def unlock(user: User, *, request=None) -> int:
+    """Lift the user's login lockout (every address); returns how many lockout records were cleared."""
+    from axes.utils import reset
+
+    cleared = reset(username=user.username)
+    if cleared:
+        record(AuditEvent.Kind.UNLOCKED, request=request, target=user, cleared=cleared)
+    return cleared

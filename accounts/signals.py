@@ -1,5 +1,6 @@
 """Audit receivers for Django's authentication signals; open WebSockets told of access changes."""
 
+from axes.signals import user_locked_out
 from django.contrib.auth.models import Group
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.db import transaction
@@ -73,3 +74,8 @@ def _memberships_changed(sender, instance, action, reverse, pk_set, **kwargs):
 def _group_permissions_changed(sender, instance, action, reverse, pk_set, **kwargs):
     if action.startswith("post_") and not reverse:
         _access_changed(*instance.user_set.values_list("pk", flat=True))
+
+
+@receiver(user_locked_out, dispatch_uid="audit_locked_out")
+def _locked_out(sender, request, username=None, ip_address=None, **kwargs):
+    record(AuditEvent.Kind.LOCKED_OUT, request=request, username=str(username or "")[:150])

@@ -102,6 +102,7 @@ class UserDetailView(AdminRequiredMixin, View):
             "email_form": email_form or EmailForm(initial={"email": user.email}),
             "events": AuditEvent.objects.filter(Q(target=user) | Q(actor=user))[:20],
             "owned": {"batches": user.batch_jobs.count(), "imports": user.face_imports.count()},
+            "locked_out": services.locked_out(user),
         }
         return render(self.request, self.template_name, context, status=status)
 
@@ -136,6 +137,9 @@ class UserDetailView(AdminRequiredMixin, View):
                 messages.success(request, f"{user.username} is now {form.cleaned_data['role']}.")
             else:
                 messages.error(request, "Choose a valid role.")
+        elif action == "unlock":
+            services.unlock(user, request=request)
+            messages.success(request, f"{user.username} can log in again.")
         elif action in ("disable", "enable"):
             services.set_active(user, action == "enable", request=request)
             messages.success(request, f"{user.username} was {action}d.")

@@ -3,12 +3,30 @@
 from __future__ import annotations
 
 from typing import Self
+from urllib.parse import urlsplit, urlunsplit
 
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
 from detection.engine import types
+
+#: What replaces a password (or a bare user token) in a stream URL shown to anyone.
+MASK = "***"
+
+
+def redact_url(url: str) -> str:
+    """`url` with its credentials masked (`rtsp://user:***@host/…`): stream URLs are shown only this way."""
+    try:
+        parts = urlsplit(url)
+        user, password = parts.username, parts.password
+    except ValueError:  # not a URL (a file path, a malformed port): nothing to mask
+        return url
+    if user is None and password is None:
+        return url
+    host = parts.netloc.rsplit("@", 1)[1]
+    userinfo = f"{user}:{MASK}" if password is not None else MASK
+    return urlunsplit(parts._replace(netloc=f"{userinfo}@{host}"))
 
 
 class MaskLabel(models.TextChoices):
@@ -33,6 +51,7 @@ class Camera(models.Model):
 
     class Meta:
         ordering = ["name"]
+        permissions = [("watch_camera", "Can watch a camera's live view (without its configuration)")]
 
     def __str__(self) -> str:
         return self.name

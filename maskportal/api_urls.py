@@ -9,6 +9,7 @@ from detection.api import analysis, cameras, registry
 from training import api as training_api
 
 router = DefaultRouter()
+router.include_format_suffixes = False  # JSON only (`?format=` still works); `.json` twins crashed extra actions
 router.register("detections", analysis.DetectionLogViewSet, basename="detectionlog")
 router.register("batches", analysis.BatchJobViewSet, basename="batchjob")
 router.register("people", registry.PersonViewSet, basename="person")

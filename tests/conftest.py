@@ -170,6 +170,15 @@ def worker_factory(transactional_db):
 
 
 @pytest.fixture(autouse=True)
+def fresh_api_throttles():
+    """API throttle counts start at zero in every test (a user id can recur from test to test)."""
+    from django.core.cache import caches
+
+    if "throttle" in settings.CACHES:
+        caches["throttle"].clear()
+
+
+@pytest.fixture(autouse=True)
 def fresh_channel_layer():
     """Each test gets its own channel layer: channels_redis binds its locks to the event loop of
     the test that first used it, and pytest-asyncio gives every test a new loop."""

@@ -5,27 +5,12 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 
 from training.models import ModelVersion, TrainingJob
 from training.services import jobs, registry
 
 MANAGE = "training.manage_models"
-
-
-class CanManageOrView(BasePermission):
-    """Reading needs the model's view permission; anything else needs `manage_models` (Admin)."""
-
-    message = "This needs the permission to manage classifier versions."
-
-    def has_permission(self, request, view) -> bool:
-        user = request.user
-        if not (user and user.is_authenticated):
-            return False
-        if request.method in ("GET", "HEAD", "OPTIONS"):
-            return user.has_perm(f"training.view_{view.queryset.model._meta.model_name}")
-        return user.has_perm(MANAGE)
 
 
 class ModelVersionSerializer(serializers.ModelSerializer):
@@ -60,7 +45,7 @@ class TrainingJobSerializer(serializers.ModelSerializer):
 class ModelVersionViewSet(viewsets.ReadOnlyModelViewSet):
     queryset = ModelVersion.objects.all()
     serializer_class = ModelVersionSerializer
-    permission_classes = [IsAuthenticated, CanManageOrView]
+    required_permissions = {"activate": [MANAGE], "retire": [MANAGE]}
 
     def _act(self, request, method):
         try:
@@ -84,7 +69,7 @@ class ModelVersionViewSet(viewsets.ReadOnlyModelViewSet):
 class TrainingJobViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     queryset = TrainingJob.objects.select_related("created_by")
     serializer_class = TrainingJobSerializer
-    permission_classes = [IsAuthenticated, CanManageOrView]
+    required_permissions = {"create": [MANAGE], "cancel": [MANAGE]}
 
     def get_queryset(self):
         jobs.reap_stale_jobs()

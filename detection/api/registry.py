@@ -1,14 +1,14 @@
 """REST API of the face registry, shaped like CompreFace's subjects and examples.
 
 `/people/` are the subjects, `/people/{id}/faces/` their example photos, `/recognize/` names the
-faces of a photo. Everyone signed in reads (Staff can see identities); only the Admin role writes.
+faces of a photo. The registry is the Admin role's (model permissions on Person and FaceSample);
+recognising a photo needs what analysing one needs, since it shows the same names.
 `/people/{id}/consent/`, `/withdraw/` and `/export/` record consent, its withdrawal and make the
 subject access export; deleting a person erases them (services.subjects).
 """
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.db.models import Count, Q
 from django.http import FileResponse
 from django.shortcuts import get_object_or_404
@@ -16,17 +16,16 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_seriali
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
-from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.permissions import IsAdminOrReadOnly, IsAdminRole
 from detection.models import ConsentRecord, FaceSample, LawfulBasis, Person
 from detection.services import consent as consent_service
 from detection.services import registry, subjects
 from detection.services.consent import ConsentError, Declaration
 from detection.services.enrolment import EnrolmentRejected, decode
 from detection.services.gallery import recognise
+from detection.services.uploads import UploadError, read_upload
 
 
 class ConsentRecordSerializer(serializers.ModelSerializer):
@@ -147,9 +146,11 @@ RecognizeResponse = inline_serializer(
 
 
 def _read_upload(upload) -> bytes:
-    if upload.size > settings.MAX_UPLOAD_BYTES:
-        raise EnrolmentRejected("too_large", f"The file is larger than {settings.MAX_UPLOAD_BYTES // 2**20} MB.")
-    return upload.read()
+    """The bytes of an uploaded photo through the one shared size check, refused like any rejection."""
+    try:
+        return read_upload(upload)
+    except UploadError as exc:
+        raise EnrolmentRejected("too_large" if "too large" in str(exc) else "empty", str(exc)) from exc
 
 
 def _rejected(exc: EnrolmentRejected) -> Response:
@@ -160,7 +161,14 @@ class PersonViewSet(viewsets.ModelViewSet):
     """Registered people (subjects). Deleting one erases their photos, crops and embeddings."""
 
     serializer_class = PersonSerializer
-    permission_classes = [IsAdminOrReadOnly]
+    required_permissions = {
+        "faces": {"GET": ["detection.view_facesample"], "POST": ["detection.add_facesample"]},
+        "delete_face": ["detection.delete_facesample"],
+        # consent, its withdrawal and the subject access export: what the registry pages need
+        "consent": ["detection.manage_registry"],
+        "withdraw": ["detection.manage_registry"],
+        "export": ["detection.manage_registry"],
+    }
     parser_classes = [JSONParser, MultiPartParser, FormParser]
 
     def get_queryset(self):
@@ -201,7 +209,7 @@ class PersonViewSet(viewsets.ModelViewSet):
         request={"multipart/form-data": DeclarationSerializer, "application/json": DeclarationSerializer},
         responses={200: PersonSerializer},
     )
-    @action(detail=True, methods=["post"], permission_classes=[IsAdminRole])
+    @action(detail=True, methods=["post"])
     def consent(self, request, pk=None):
         person = self.get_object()
         form = DeclarationSerializer(data=request.data)
@@ -217,7 +225,7 @@ class PersonViewSet(viewsets.ModelViewSet):
         request=inline_serializer("Withdrawal", {"note": serializers.CharField(required=False)}),
         responses={200: PersonSerializer},
     )
-    @action(detail=True, methods=["post"], permission_classes=[IsAdminRole])
+    @action(detail=True, methods=["post"])
     def withdraw(self, request, pk=None):
         person = self.get_object()
         try:
@@ -230,7 +238,7 @@ class PersonViewSet(viewsets.ModelViewSet):
         summary="Subject access export: everything held about the person, as a ZIP",
         responses={(200, "application/zip"): OpenApiResponse(description="The ZIP archive with manifest.json")},
     )
-    @action(detail=True, methods=["get"], permission_classes=[IsAdminRole])
+    @action(detail=True, methods=["get"])
     def export(self, request, pk=None):
         person = self.get_object()
         archive = subjects.export_subject(person, user=request.user)
@@ -277,18 +285,12 @@ class PersonViewSet(viewsets.ModelViewSet):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class CanSeeIdentities(BasePermission):
-    message = "Seeing identities needs the Staff or Admin role."
-
-    def has_permission(self, request, view) -> bool:
-        return bool(request.user and request.user.is_authenticated and request.user.has_perm("detection.view_person"))
-
-
 class RecognizeView(APIView):
     """Find registered people in a photo: every face with its identity (null: unknown)."""
 
-    permission_classes = [CanSeeIdentities]
+    required_permissions = {"POST": ["detection.add_detectionlog"]}
     parser_classes = [MultiPartParser, FormParser]
+    throttle_scope = "analysis"
 
     @extend_schema(
         summary="Recognise the faces in a photo",

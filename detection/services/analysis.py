@@ -115,19 +115,42 @@ def forget_recent(**kwargs) -> None:
     _people_seen.clear()
 
 
+#: Image metadata that may describe a person or a place (EXIF holds GPS positions and camera serials).
+METADATA_KEYS = ("exif", "xmp", "XML:com.adobe.xmp", "photoshop", "comment", "Raw profile type exif")
+#: Pillow format -> (format to write a re-encoded copy in, file extension).
+STORED_FORMATS = {"PNG": ("PNG", "png"), "WEBP": ("WEBP", "webp"), "GIF": ("PNG", "png")}
+
+
+def _without_metadata(data: bytes, image: np.ndarray) -> tuple[bytes, str]:
+    """The uploaded file to store as its original: byte for byte when it carries no metadata, else
+    re-encoded from the decoded pixels (EXIF orientation already applied), so no EXIF, XMP or
+    comment (a GPS position, a device serial) is ever stored or served."""
+    with Image.open(io.BytesIO(data)) as img:
+        fmt = img.format or "JPEG"
+        text = getattr(img, "text", None) or {}  # PNG tEXt/iTXt chunks
+        carries = bool(img.getexif()) or bool(text) or any(key in img.info for key in METADATA_KEYS)
+    if not carries:
+        return data, fmt.lower().replace("jpeg", "jpg")
+    out_format, ext = STORED_FORMATS.get(fmt, ("JPEG", "jpg"))
+    buffer = io.BytesIO()
+    options = {"quality": 95} if out_format in ("JPEG", "WEBP") else {}
+    Image.fromarray(image).save(buffer, format=out_format, **options)
+    return buffer.getvalue(), ext
+
+
 def _stored_image(image: np.ndarray, data: bytes | None, store: str) -> tuple[bytes, str] | None:
-    """The bytes to keep and their extension: the file as uploaded, or a JPEG within DOWNSCALED_SIDE."""
+    """The bytes to keep and their extension: the file as uploaded (without its metadata), or a JPEG
+    within DOWNSCALED_SIDE."""
     if store == PlatformSettings.StoreImages.NONE:
         return None
     h, w = image.shape[:2]
     is_jpeg = data is not None and data[:3] == b"\xff\xd8\xff"
     if store == PlatformSettings.StoreImages.ORIGINAL and data is not None:
-        with Image.open(io.BytesIO(data)) as img:
-            return data, (img.format or "jpeg").lower().replace("jpeg", "jpg")
+        return _without_metadata(data, image)
     scale = DOWNSCALED_SIDE / max(h, w)
     if scale >= 1.0 or store == PlatformSettings.StoreImages.ORIGINAL:
-        # a small JPEG is kept as it came: no second lossy encode
-        return (data, "jpg") if is_jpeg else (encode_image(image), "jpg")
+        # a small JPEG is kept as it came (no second lossy encode), less its metadata
+        return _without_metadata(data, image) if is_jpeg else (encode_image(image), "jpg")
     small = Image.fromarray(image).resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.LANCZOS)
     return encode_image(np.asarray(small)), "jpg"
 

@@ -1,7 +1,8 @@
 """Bulk import of face photos laid out person/photo.jpg, from a ZIP upload or a folder on the server.
 
 The folder name is the person (underscores read as spaces; an existing person of that name gets
-the photos). Every file gets a line in the report: accepted, or rejected with the reason. The
+the photos). Every file gets a line in the report: accepted, rejected with the reason (an unsafe
+path such as `../x.jpg` included), or skipped (archiver metadata such as `__MACOSX/`). The
 uploaded archive is deleted when the import ends, so no copy of the photos stays behind, except
 when photos were rejected only for showing several faces: then it is kept until the Admin retries
 them enrolling the largest face (`retry_with_largest`, no new upload) or discards it. One
@@ -32,6 +33,7 @@ from detection.services import registry
 from detection.services.consent import Declaration
 from detection.services.enrolment import EnrolmentRejected, enrol
 from detection.services.gallery import registry_changed
+from detection.services.uploads import UploadError, archiver_metadata, read_member, size_problem
 from maskportal.enqueue import enqueue
 from maskportal.realtime import progress_message, publish, user_group
 
@@ -50,17 +52,13 @@ def import_root() -> Path:
     return Path(getattr(settings, "REGISTRY_IMPORT_ROOT", settings.VAR_DIR / "import")).resolve()
 
 
-def _skipped(parts: tuple[str, ...]) -> bool:
-    return any(p.startswith(".") or p == "__MACOSX" for p in parts)
-
-
 def start_zip_import(
     owner, upload: UploadedFile, *, allow_largest: bool = False, consent: Declaration | None = None
 ) -> FaceImport:
     """Check the upload is a ZIP within the limits, store it and queue the import."""
     consent_service.check_declared(consent)
-    if upload.size > settings.MAX_UPLOAD_BYTES * 10:
-        raise ImportRefused(f"The archive is larger than {settings.MAX_UPLOAD_BYTES * 10 // 2**20} MB.")
+    if reason := size_problem(upload.size, limit=settings.MAX_UPLOAD_BYTES * ARCHIVE_FILES):
+        raise ImportRefused(f"The archive is refused: {reason}.")
     if not zipfile.is_zipfile(upload):
         raise ImportRefused("The file is not a ZIP archive.")
     upload.seek(0)
@@ -109,45 +107,43 @@ def _queue(job: FaceImport, consent: Declaration | None) -> FaceImport:
     return job
 
 
-Entry = tuple[str, str | None, Callable[[], bytes]]
+#: An uploaded archive may be this many times the size of one photo.
+ARCHIVE_FILES = 10
+
+Entry = tuple[str, str | None, Callable[[], bytes] | None]
+
+
+def _read_checked(reader: Callable[[], bytes]) -> bytes:
+    try:
+        return reader()
+    except UploadError as exc:
+        code = "unsafe_path" if str(exc).startswith("unsafe path") else "upload_refused"
+        raise EnrolmentRejected(code, str(exc)) from exc
+
+
+def _read_file(path: Path) -> bytes:
+    if reason := size_problem(path.stat().st_size):
+        raise UploadError(reason)
+    return path.read_bytes()
+
+
+def _entry(name: str, read: Callable[[], bytes]) -> Entry:
+    """A file's entry: its person is its folder; archiver metadata gets no reader (reported as skipped)."""
+    parts = PurePosixPath(name.replace("\\", "/")).parts
+    return name, parts[-2] if len(parts) >= 2 else None, None if archiver_metadata(name) else read
 
 
 @contextmanager
 def _entries(job: FaceImport) -> Iterator[list[Entry]]:
     """(name, person folder or None, reader) per file, in name order, readable inside the block."""
-    limit = settings.MAX_UPLOAD_BYTES
-
-    def too_large() -> EnrolmentRejected:
-        return EnrolmentRejected("too_large", f"The file is larger than {limit // 2**20} MB.")
-
     if job.archive:
         with job.archive.open("rb") as handle, zipfile.ZipFile(handle) as archive:
-
-            def read_member(info: zipfile.ZipInfo) -> bytes:
-                if info.file_size > limit:
-                    raise too_large()
-                return archive.read(info)
-
-            infos = sorted(archive.infolist(), key=lambda i: i.filename)
-            yield [
-                (info.filename, parts[-2] if len(parts) >= 2 else None, partial(read_member, info))
-                for info in infos
-                if not info.is_dir() and not _skipped(parts := PurePosixPath(info.filename).parts)
-            ]
+            infos = sorted((i for i in archive.infolist() if not i.is_dir()), key=lambda i: i.filename)
+            yield [_entry(info.filename, partial(read_member, archive, info)) for info in infos]
         return
-
-    def read_file(path: Path) -> bytes:
-        if path.stat().st_size > limit:
-            raise too_large()
-        return path.read_bytes()
-
     root = Path(job.folder)
     paths = sorted(p for p in root.rglob("*") if p.is_file())
-    yield [
-        ("/".join(parts), parts[-2] if len(parts) >= 2 else None, partial(read_file, path))
-        for path in paths
-        if not _skipped(parts := path.relative_to(root).parts)
-    ]
+    yield [_entry(path.relative_to(root).as_posix(), partial(_read_file, path)) for path in paths]
 
 
 def _selected(job: FaceImport, entries: list[Entry]) -> list[Entry]:
@@ -163,12 +159,12 @@ def _person_name(folder: str) -> str:
 
 
 def _import_one(job: FaceImport, folder: str | None, read: Callable[[], bytes], people: dict[str, Person]) -> Person:
+    data = _read_checked(read)  # an unsafe path or an oversize file is refused before anything else
     if folder is None:
         raise EnrolmentRejected("no_person_folder", "The file is not in a person's folder (expected person/photo.jpg).")
     name = _person_name(folder)
     if not name:
         raise EnrolmentRejected("no_person_folder", "The folder name gives no person name.")
-    data = read()
     with transaction.atomic():  # a new person exists only once a photo of them is accepted
         person = people.get(name) or Person.objects.filter(display_name__iexact=name).first()
         if person is None:
@@ -206,8 +202,11 @@ def run_import(import_id: int) -> dict[str, int]:
 
 
 def _enrol_all(job: FaceImport, entries: list[Entry]) -> None:
+    job.report = [_row(name, "", "skipped", "archiver metadata, not a photo", "metadata")
+                  for name, _, read in entries if read is None]  # fmt: skip
+    entries = [entry for entry in entries if entry[2] is not None]
     job.total = len(entries)
-    job.save(update_fields=["total"])
+    job.save(update_fields=["total", "report"])
     _publish(job)
     people: dict[str, Person] = {}
     last = time.monotonic()

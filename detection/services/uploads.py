@@ -48,12 +48,21 @@ def _mb(n: int) -> str:
     return f"{n / (1024 * 1024):.0f} MB"
 
 
+def size_problem(size: int | None, limit: int | None = None) -> str:
+    """Why a file of `size` bytes is refused ("" when it is not): the one size check of every upload
+    path (analysis, batches, the registry's pages and API, imports). `limit` defaults to MAX_UPLOAD_BYTES."""
+    limit = settings.MAX_UPLOAD_BYTES if limit is None else limit
+    if size == 0:
+        return "the file is empty"
+    if size is not None and size > limit:
+        return f"the file is too large ({_mb(size)}; limit {_mb(limit)})"
+    return ""
+
+
 def image_problem(data: bytes) -> str:
     """Why `data` is not an acceptable image file ("" when the header looks fine)."""
-    if not data:
-        return "the file is empty"
-    if len(data) > settings.MAX_UPLOAD_BYTES:
-        return f"the file is too large ({_mb(len(data))}; limit {_mb(settings.MAX_UPLOAD_BYTES)})"
+    if reason := size_problem(len(data)):
+        return reason
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         try:
@@ -79,12 +88,13 @@ def is_zip(data: bytes) -> bool:
     return data[:4] in ZIP_MAGIC
 
 
-def _unsafe_member(name: str) -> str:
+def unsafe_member(name: str) -> str:
+    """Why an archive member's path is unsafe ("" when it is not): absolute, a drive, or `..`."""
     path = PurePosixPath(name.replace("\\", "/"))
     if path.is_absolute() or (path.parts and ":" in path.parts[0]):
-        return "absolute paths are not allowed in a ZIP archive"
+        return "unsafe path: absolute paths are not allowed in a ZIP archive"
     if ".." in path.parts:
-        return "paths with '..' are not allowed in a ZIP archive"
+        return "unsafe path: '..' is not allowed in a ZIP archive"
     return ""
 
 
@@ -96,7 +106,7 @@ def expand_zip(name: str, data: bytes) -> Iterator[UploadItem]:
         members = [m for m in archive.infolist() if not m.is_dir()]
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError) as exc:
         raise UploadError(f"{name}: the ZIP archive is damaged ({exc})") from exc
-    members = [m for m in members if not _ignored(m.filename)]
+    members = [m for m in members if not archiver_metadata(m.filename)]
     if len(members) > settings.MAX_ZIP_MEMBERS:
         raise UploadError(
             f"{name}: the ZIP archive has {len(members)} files (limit {settings.MAX_ZIP_MEMBERS})"
@@ -108,30 +118,41 @@ def expand_zip(name: str, data: bytes) -> Iterator[UploadItem]:
             yield UploadItem(f"{name}/{member.filename}", *_read_member(archive, member))
 
 
-def _ignored(filename: str) -> bool:
+def archiver_metadata(filename: str) -> bool:
     """Metadata that archivers add (macOS resource forks, hidden files) is not a user's photo."""
     parts = PurePosixPath(filename.replace("\\", "/")).parts
     return any(p == "__MACOSX" or p.startswith(".") and p not in (".", "..") for p in parts)
 
 
-def _read_member(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> tuple[bytes | None, str]:
-    reason = _unsafe_member(member.filename)
+def read_member(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> bytes:
+    """The bytes of one archive member within the upload limit; raises UploadError with the reason
+    (unsafe path, too large, a decompression bomb, damaged)."""
+    reason = unsafe_member(member.filename) or size_problem(member.file_size)
+    expands = member.compress_size and member.file_size / member.compress_size > MAX_ZIP_RATIO
+    if not reason and expands and member.file_size > 1 << 20:
+        reason = "the file expands suspiciously (decompression bomb guard)"
     if reason:
-        return None, reason
-    if member.filename.lower().endswith(".zip"):
-        return None, "nested ZIP archives are not supported"
+        raise UploadError(reason)
     limit = settings.MAX_UPLOAD_BYTES
-    if member.file_size > limit:
-        return None, f"the file is too large ({_mb(member.file_size)}; limit {_mb(limit)})"
-    if member.compress_size and member.file_size / member.compress_size > MAX_ZIP_RATIO and member.file_size > 1 << 20:
-        return None, "the file expands suspiciously (decompression bomb guard)"
     try:
         with archive.open(member) as handle:
             data = handle.read(limit + 1)  # the header's size can lie: never read past the limit
     except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as exc:
-        return None, f"the archive member is damaged ({exc})"
+        raise UploadError(f"the archive member is damaged ({exc})") from exc
     if len(data) > limit:
-        return None, f"the file is too large (limit {_mb(limit)})"
+        raise UploadError(f"the file is too large (limit {_mb(limit)})")
+    return data
+
+
+def _read_member(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> tuple[bytes | None, str]:
+    if reason := unsafe_member(member.filename):
+        return None, reason
+    if member.filename.lower().endswith(".zip"):
+        return None, "nested ZIP archives are not supported"
+    try:
+        data = read_member(archive, member)
+    except UploadError as exc:
+        return None, str(exc)
     if is_zip(data):
         return None, "nested ZIP archives are not supported"
     reason = image_problem(data)
@@ -140,13 +161,8 @@ def _read_member(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> tuple[byt
 
 def read_upload(uploaded) -> bytes:
     """The bytes of one uploaded file, refusing empty and oversize files before reading them all."""
-    size = getattr(uploaded, "size", None)
-    if size == 0:
-        raise UploadError(f"{uploaded.name}: the file is empty")
-    if size is not None and size > settings.MAX_UPLOAD_BYTES:
-        raise UploadError(
-            f"{uploaded.name}: the file is too large ({_mb(size)}; limit {_mb(settings.MAX_UPLOAD_BYTES)})"
-        )
+    if reason := size_problem(getattr(uploaded, "size", None)):
+        raise UploadError(f"{uploaded.name}: {reason}")
     uploaded.seek(0)
     data = uploaded.read(settings.MAX_UPLOAD_BYTES + 1)
     if not data:

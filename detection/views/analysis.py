@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import logging
 
 from django import forms
@@ -10,7 +9,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Prefetch
-from django.http import Http404, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
@@ -27,6 +26,7 @@ from detection.services import batches
 from detection.services.analysis import analyse_and_log, annotated_jpeg
 from detection.services.review import UNCHANGED, overlay, reading_order, review_faces
 from detection.services.uploads import UploadError, expand_uploads, is_zip, read_upload
+from maskportal.spreadsheet import csv_response
 
 logger = logging.getLogger(__name__)
 
@@ -117,34 +117,26 @@ class LogExportView(Perm, View):
         filterset = LogFilterSet(request.GET)
         logs = filterset.with_matching_faces(filterset.qs)
         empty_rows = not filterset.active_face_filter
-        writer = csv.writer(_Echo())
 
         def rows():
-            yield writer.writerow(self.HEADER)
+            yield self.HEADER
             for log in logs.iterator(chunk_size=500):
                 base = [log.pk, log.created_at.isoformat(), log.source, log.camera.name if log.camera_id else "",
                         log.user.username if log.user_id else "", log.original_name, log.model_version]
                 if not log.matching_faces and empty_rows:
-                    yield writer.writerow(base + [""] * 9)
+                    yield base + [""] * 9
                 for f in log.matching_faces:
-                    yield writer.writerow(base + [
+                    yield base + [
                         f.pk, " ".join(f"{v:.0f}" for v in f.box), f"{f.score:.3f}", f.mask_label,
                         f"{f.mask_probability:.3f}", f.corrected_mask_label, f.person.display_name if f.person else "",
                         f.corrected_person.display_name if f.corrected_person else "", f.review_state,
-                    ])  # fmt: skip
+                    ]  # fmt: skip
 
         record(
             AuditEvent.Kind.CSV_EXPORTED, object_repr="Detection log",
             filters={k: v for k, v in request.GET.items() if v}, rows=logs.count(),
         )  # fmt: skip
-        response = StreamingHttpResponse(rows(), content_type="text/csv")
-        response["Content-Disposition"] = 'attachment; filename="detections.csv"'
-        return response
-
-
-class _Echo:
-    def write(self, value):
-        return value
+        return csv_response(rows(), "detections.csv")
 
 
 class LogDetailView(Perm, DetailView):
@@ -332,13 +324,26 @@ class BatchCancelView(Perm, View):
         return redirect("detection:batch_detail", pk=pk)
 
 
+class RetryForm(forms.Form):
+    """Items of this batch to retry (none: every failed or cancelled item); any other value is refused."""
+
+    item = forms.TypedMultipleChoiceField(coerce=int, required=False)
+
+    def __init__(self, *args, batch: BatchJob, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["item"].choices = [(pk, pk) for pk in batch.items.values_list("pk", flat=True)]
+
+
 class BatchRetryView(Perm, View):
     permission_required = "detection.change_batchjob"
 
     def post(self, request, pk):
         batch = get_object_or_404(visible_batches(request.user), pk=pk)
-        ids = [int(v) for v in request.POST.getlist("item") if v.isdigit()] or None
-        count = batches.retry_batch(batch, ids)
+        form = RetryForm(request.POST, batch=batch)
+        if not form.is_valid():
+            messages.error(request, "Nothing retried: choose items of this batch.")
+            return redirect("detection:batch_detail", pk=pk)
+        count = batches.retry_batch(batch, form.cleaned_data["item"] or None)
         if count:
             messages.info(request, f"{count} item{'s' if count != 1 else ''} queued again.")
         else:

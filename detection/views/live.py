@@ -12,7 +12,7 @@ from django.views import View
 from django.views.generic import CreateView, DeleteView, DetailView, ListView, TemplateView, UpdateView
 
 from accounts.permissions import AdminRequiredMixin, PermissionRequired
-from detection.models import AlertWebhook, Camera
+from detection.models import AlertWebhook, Camera, redact_url
 from detection.services import alerts
 from detection.services.alerts import SIGNATURE_HEADER
 
@@ -32,7 +32,9 @@ class LivePageView(PermissionRequired, TemplateView):
 
 
 class CameraViewPermission(PermissionRequired):
-    permission_required = "detection.view_camera"
+    """Watching a camera; its configuration (kind, stream URL, rate) is shown to `view_camera` only."""
+
+    permission_required = "detection.watch_camera"
 
 
 class CameraListView(CameraViewPermission, ListView):
@@ -65,13 +67,23 @@ class BootstrapForm(forms.ModelForm):
 
 
 class CameraForm(BootstrapForm):
+    """The camera's settings; a stored stream URL is shown with its password masked, and submitting
+    it unchanged keeps the stored one, so credentials are written but never rendered."""
+
     class Meta:
         model = Camera
         fields = ["name", "location", "kind", "url", "enabled", "max_fps"]
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.initial["url"] = redact_url(self.instance.url)
+
     def clean(self):
         data = super().clean()
         kind, url = data.get("kind"), (data.get("url") or "").strip()
+        if self.instance.pk and url and url == redact_url(self.instance.url):
+            url = self.instance.url
         if kind != Camera.Kind.BROWSER and not url:
             self.add_error("url", "A fixed camera needs its stream URL or file path.")
         if kind == Camera.Kind.RTSP and url and not url.lower().startswith(("rtsp://", "rtsps://")):

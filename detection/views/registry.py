@@ -21,6 +21,7 @@ from detection.services.consent import ConsentError, Declaration
 from detection.services.enrolment import EnrolmentRejected
 from detection.services.gallery import recognisable
 from detection.services.registry_import import ImportRefused, import_root, start_folder_import, start_zip_import
+from detection.services.uploads import UploadError, read_upload
 
 
 class RegistryMixin(PermissionRequired):
@@ -89,12 +90,17 @@ class PhotosForm(forms.Form):
     allow_largest = PersonForm.base_fields["allow_largest"]
 
 
-def _photos(request) -> list[tuple[str, bytes, str]]:
-    """Uploaded and webcam-captured photos of a request, with their sample source."""
-    out = []
+def _add_photos(request, person: Person, allow_largest: bool) -> list[registry.PhotoResult]:
+    """Enrol the request's uploaded and webcam-captured photos; a file over the shared upload limit
+    is refused (with the reason) before it is read, like on every other upload path."""
+    photos, refused = [], []
     for field, source in (("photos", FaceSample.Source.UPLOAD), ("webcam_photos", FaceSample.Source.WEBCAM)):
-        out.extend((f.name, f.read(), source) for f in request.FILES.getlist(field))
-    return out
+        for upload in request.FILES.getlist(field):
+            try:
+                photos.append((upload.name, read_upload(upload), source))
+            except UploadError as exc:
+                refused.append(registry.PhotoResult(upload.name, code="upload_refused", reason=str(exc)))
+    return refused + registry.add_photos(person, photos, allow_largest=allow_largest, user=request.user)
 
 
 def _report(request, results: list[registry.PhotoResult]) -> None:
@@ -145,12 +151,7 @@ class PersonCreateView(RegistryMixin, FormView):
         except ConsentError as exc:  # the setting changed since the form was checked
             form.add_error(None, str(exc))
             return self.form_invalid(form)
-        _report(
-            self.request,
-            registry.add_photos(
-                person, _photos(self.request), allow_largest=data["allow_largest"], user=self.request.user
-            ),
-        )
+        _report(self.request, _add_photos(self.request, person, data["allow_largest"]))
         return redirect("detection:person_detail", pk=person.pk)
 
 
@@ -173,12 +174,7 @@ class PersonDetailView(RegistryMixin, DetailView):
         person = get_object_or_404(Person, pk=pk)
         form = PhotosForm(request.POST)
         form.is_valid()
-        _report(
-            request,
-            registry.add_photos(
-                person, _photos(request), allow_largest=form.cleaned_data.get("allow_largest", False), user=request.user
-            ),
-        )
+        _report(request, _add_photos(request, person, form.cleaned_data.get("allow_largest", False)))
         return redirect("detection:person_detail", pk=pk)
 
 

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import environ
+
+from maskportal.private_files import PRIVATE_DIR, PRIVATE_FILE, private_dir, private_file, write_private
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(environ.Env().str("MASKPORTAL_VAR_DIR", default=str(BASE_DIR / "var")))
@@ -25,8 +28,8 @@ def _development_secret_key() -> str:
     """A random key generated once and kept under var/, so sessions survive restarts."""
     key_file = VAR_DIR / "secret_key"
     if not key_file.exists():
-        key_file.write_text(secrets.token_urlsafe(50))
-        key_file.chmod(0o600)
+        write_private(key_file, secrets.token_urlsafe(50))
+    private_file(key_file)
     return key_file.read_text().strip()
 
 
@@ -55,6 +58,8 @@ INSTALLED_APPS = [
     "channels",
     "django_celery_beat",
     "django_celery_results",
+    "axes",
+    "csp",
     "accounts",
     "detection",
     "training",
@@ -71,6 +76,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "accounts.middleware.PasswordChangeRequiredMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: answers a locked-out login with the lockout page
 ]
 
 ROOT_URLCONF = "maskportal.urls"
@@ -101,6 +108,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         {"timeout": 30, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
     )
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test_db.sqlite3")}
+    if DATABASES["default"]["NAME"] not in ("", ":memory:"):
+        # SQLite gives its -wal and -shm files the database file's mode: 0600 for all three.
+        private_file(Path(DATABASES["default"]["NAME"]))
 elif env.bool("DATABASE_POOL", default=False):
     # psycopg's pool: a connection closed at the end of a request goes back to it, so the web
     # process's request threads (see asgi.py) share at most DATABASE_POOL_SIZE connections.
@@ -113,6 +123,10 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # refuses a locked-out user+IP before the password is checked
+    "django.contrib.auth.backends.ModelBackend",
+]
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "accounts:login"
@@ -128,6 +142,35 @@ TIME_ZONE = env.str("TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True
 
+# --- Brute-force lockout (django-axes) ------------------------------------------------------
+#: Failed logins of one username from one IP address before that pair is locked out.
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+#: A lockout ends by itself after this long (0: only an Admin's unlock ends it).
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15)) or None
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_CLIENT_IP_CALLABLE = "accounts.audit.client_ip"  # the same address the audit log records
+AXES_SENSITIVE_PARAMETERS = ["password"]
+AXES_VERBOSE = False  # the audit log records lockouts; no log line for every successful login
+
+# --- Content-Security-Policy (django-csp): same-origin scripts, styles and images only -------
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:", "blob:"],
+        "connect-src": ["'self'"],
+        "media-src": ["'self'", "blob:"],
+        "font-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+
 # --- Files ----------------------------------------------------------------------------
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
@@ -137,7 +180,10 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 MEDIA_URL = "media/"
-MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
+MEDIA_ROOT = private_dir(Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media"))))
+# Face photos, crops and uploads: readable by the platform's user only.
+FILE_UPLOAD_PERMISSIONS = PRIVATE_FILE
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = PRIVATE_DIR
 
 # Upload limits: per file, per request, and the decoded-pixel guard shared with the engine.
 MAX_UPLOAD_BYTES = env.int("MAX_UPLOAD_BYTES", default=20 * 1024 * 1024)
@@ -164,7 +210,12 @@ if REDIS_URL:
             "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": None}], "capacity": 200, "expiry": 30},
         }
     }
-    CACHES = {"default": {"BACKEND": "maskportal.cache.SharedPoolRedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {"BACKEND": "maskportal.cache.SharedPoolRedisCache", "LOCATION": REDIS_URL},
+        "throttle": {
+            "BACKEND": "maskportal.cache.SharedPoolRedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": "throttle",
+        },  # fmt: skip
+    }
     CELERY_BROKER_URL = REDIS_URL
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 else:
@@ -174,7 +225,11 @@ else:
         "default": {
             "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
             "LOCATION": str(VAR_DIR / "cache"),
-        }
+        },
+        "throttle": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "cache-throttle"),
+        },
     }
     BROKER_DIR = VAR_DIR / "broker"
     for _sub in ("out", "processed", "control"):
@@ -218,7 +273,19 @@ REST_FRAMEWORK = {
         "accounts.authentication.CachedTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # One permission class for the whole API: model permissions of the user's role, reads included.
+    "DEFAULT_PERMISSION_CLASSES": ["accounts.permissions.ModelPermissions"],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "accounts.throttles.AnonThrottle",
+        "accounts.throttles.UserThrottle",
+        "accounts.throttles.ScopedThrottle",
+    ],
+    # Per user (per IP for anonymous requests); "analysis" is every endpoint that runs the engine.
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env.str("API_THROTTLE_ANON", default="60/minute"),
+        "user": env.str("API_THROTTLE_USER", default="1200/minute"),
+        "analysis": env.str("API_THROTTLE_ANALYSIS", default="60/minute"),
+    },
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -277,5 +344,5 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
 }

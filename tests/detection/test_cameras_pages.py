@@ -81,10 +81,11 @@ def test_admin_configures_a_webhook(admin_client):
     assert "ops.example" in admin_client.get(reverse("detection:webhook_list")).content.decode()
 
 
-def test_camera_api_reads_for_staff_and_writes_for_admins(staff_user, admin_token_client, camera):
+def test_camera_api_is_for_admins_only(staff_user, admin_token_client, camera):
     token_client = APIClient()  # not the `token_client` fixture: it shares one client with the admin's
     token_client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=staff_user).key}")
-    listing = token_client.get("/api/v1/cameras/")
+    assert token_client.get("/api/v1/cameras/").status_code == 403
+    listing = admin_token_client.get("/api/v1/cameras/")
     assert listing.status_code == 200 and listing.json()["results"][0]["name"] == "Gate"
     assert token_client.post("/api/v1/cameras/", {"name": "X", "kind": "browser"}).status_code == 403
     assert token_client.delete(f"/api/v1/cameras/{camera.pk}/").status_code == 403

@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand
 from accounts.models import User
 from accounts.roles import ADMIN, ensure_roles, set_role
 from accounts.services import first_admin_file, generate_password
+from maskportal.private_files import write_private
 
 
 class Command(BaseCommand):
@@ -22,7 +23,7 @@ class Command(BaseCommand):
             must_change_password=not settings.FIRST_ADMIN_PASSWORD,  # a generated one is changed at first login
         )  # fmt: skip
         set_role(user, ADMIN)
-        first_admin_file().write_text(f"username: {user.username}\npassword: {password}\n")
+        write_private(first_admin_file(), f"username: {user.username}\npassword: {password}\n")
         self.stdout.write(self.style.SUCCESS("Created the first admin account:"))
         self.stdout.write(f"  username: {user.username}\n  password: {password}")
         self.stdout.write(f"  (also saved in {first_admin_file()} until you change it at the first login)")
