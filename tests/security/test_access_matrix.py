@@ -45,6 +45,7 @@ MATRIX: dict[str, tuple[int, int]] = {
     "detection:log_image": _STAFF,
     "detection:face_crop": _STAFF,
     "detection:face_review": _STAFF,
+    "detection:log_review": _STAFF,
     "detection:batch_list": _STAFF,
     "detection:batch_detail": _STAFF,
     "detection:batch_cancel": _STAFF,
