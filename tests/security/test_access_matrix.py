@@ -95,6 +95,7 @@ MATRIX: dict[str, tuple[int, int]] = {
     "detection:webhook_create": _ADMIN,
     "detection:webhook_update": _ADMIN,
     "detection:webhook_delete": _ADMIN,
+    "detection:webhook_test": _ADMIN,
     "detection:settings": _ADMIN,
     "camera-list": _ADMIN,
     "camera-detail": _ADMIN,

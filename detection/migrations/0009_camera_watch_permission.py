@@ -6,7 +6,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('detection', '0007_platform_settings_name'),
+        ('detection', '0008_webhook_events_and_cameras'),
     ]
 
     operations = [
