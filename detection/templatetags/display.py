@@ -91,9 +91,13 @@ TIMING_LABELS = {
 
 @register.filter
 def timing_items(timings: dict | None) -> list[tuple[str, str]]:
-    """(label, value) for each stored timing, in its own unit; stages that did not run (0 ms) are left out."""
+    """(label, value) for each stored timing, in its own unit and in pipeline order (unknown keys
+    last); stages that did not run (0 ms) are left out."""
+    timings = timings or {}
+    order = [key for key in TIMING_LABELS if key in timings] + sorted(set(timings) - set(TIMING_LABELS))
     items = []
-    for key, value in (timings or {}).items():
+    for key in order:
+        value = timings[key]
         label, unit = TIMING_LABELS.get(key, (key.replace("_", " ").capitalize(), "ms"))
         if not isinstance(value, int | float):
             continue
