@@ -67,6 +67,8 @@ def test_a_watcher_says_when_its_file_ended_and_plays_it_again(tmp_path, monkeyp
 @pytest.mark.django_db
 def test_webhook_form_saves_alert_types_and_cameras(admin_client):
     gate = Camera.objects.create(name="Gate", kind=Camera.Kind.RTSP, url="rtsp://gate")
+    form = admin_client.get(reverse("detection:webhook_create")).content.decode()
+    assert "<legend" in form and 'value="danger"' in form and f'value="{gate.pk}"' in form
     response = admin_client.post(reverse("detection:webhook_create"), {
         "name": "ops", "url": "https://hooks.example/alerts", "secret": SECRET, "enabled": "on",
         "events": ["danger"], "cameras": [gate.pk]})  # fmt: skip
