@@ -55,7 +55,7 @@ def check_document(document: UploadedFile) -> None:
     suffix = PurePath(document.name or "").suffix.lower()
     if suffix not in DOCUMENT_TYPES:
         raise ConsentError("The consent document must be a PDF, PNG or JPEG file.")
-    if document.size > DOCUMENT_MAX_BYTES:
+    if (document.size or 0) > DOCUMENT_MAX_BYTES:
         raise ConsentError(f"The consent document is larger than {DOCUMENT_MAX_BYTES // 2**20} MB.")
     head = document.read(8)
     document.seek(0)
@@ -85,7 +85,7 @@ def new_record(declaration: Declaration, *, user=None) -> ConsentRecord:
         recorded_by=user if getattr(user, "is_authenticated", False) else None,
     )
     if declaration.document is not None:
-        suffix = PurePath(declaration.document.name).suffix.lower()
+        suffix = PurePath(declaration.document.name or "").suffix.lower()
         row.document.save(f"consent{suffix}", declaration.document, save=False)
     try:
         row.save()

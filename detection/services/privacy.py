@@ -18,7 +18,7 @@ from detection.engine.types import Box
 from detection.models import DetectionLog, PlatformSettings, PrivacyMode
 
 #: The PlatformSettings field that holds each source's privacy mode.
-SOURCE_FIELD = {
+SOURCE_FIELD: dict[str, str] = {
     DetectionLog.Source.UPLOAD: "privacy_uploads",
     DetectionLog.Source.API: "privacy_uploads",
     DetectionLog.Source.BATCH: "privacy_batches",
@@ -29,7 +29,7 @@ SOURCE_FIELD = {
 #: Sources whose logged analysis names one tracked face of the frame, not every face in it.
 PARTIAL_SOURCES = {DetectionLog.Source.LIVE, DetectionLog.Source.CAMERA}
 
-_METHOD = {PrivacyMode.BLUR: BLUR, PrivacyMode.PIXELATE: PIXELATE}
+_METHOD: dict[str, str] = {PrivacyMode.BLUR: BLUR, PrivacyMode.PIXELATE: PIXELATE}
 
 
 def mode_for(source: str, settings_row: PlatformSettings | None = None) -> str:

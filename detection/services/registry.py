@@ -108,7 +108,7 @@ def add_photos(
         else:
             results.append(PhotoResult(name, sample=sample))
     for r in results:
-        if r.accepted:
+        if r.sample is not None:
             record(AuditEvent.Kind.PHOTO_ADDED, obj=person, actor=user, photo=r.sample.pk, source=r.sample.source)
     if any(r.accepted for r in results):
         registry_changed()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, cast
 
 from django.db import transaction
 from django.utils import timezone
@@ -41,7 +41,7 @@ def review_face(
     previous_label = face.effective_mask_label
     previous_person = face.effective_person
     label = mask_label or face.mask_label
-    identity = face.person if person is UNCHANGED else person
+    identity = face.person if person is UNCHANGED else cast(Person | None, person)
     with transaction.atomic():
         face.corrected_mask_label = "" if label == face.mask_label else label
         face.corrected_person = identity

@@ -52,7 +52,7 @@ def face_summary(face: DetectedFace) -> dict[str, Any]:
         "log_id": face.log_id,
         "created_at": log.created_at.isoformat(),
         "source": log.source,
-        "camera": log.camera.name if log.camera_id else None,
+        "camera": log.camera.name if log.camera else None,
         "mask": face.effective_mask_label,
         "mask_score": round(face.mask_probability, 4),
         "person": person.display_name if person else None,

@@ -31,7 +31,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from accounts.audit import detail_lines, plain, record
-from accounts.models import AuditEvent
+from accounts.models import AuditEvent, AuditQuerySet
 from detection.engine.imageio import ImageDecodeError, decode_image, encode_image
 from detection.engine.redact import redact
 from detection.models import DetectedFace, DetectionLog, FaceImport, Person
@@ -55,7 +55,7 @@ def naming(person: Person) -> QuerySet[DetectedFace]:
     return DetectedFace.objects.filter(Q(person=person) | Q(corrected_person=person))
 
 
-def audit_about(person: Person, face_ids: list[int] | None = None) -> QuerySet[AuditEvent]:
+def audit_about(person: Person, face_ids: list[int] | None = None) -> AuditQuerySet:
     """Events about the person, and (for erasure) reviews of the faces that named them."""
     about = Q(object_type=Person._meta.model_name, object_id=str(person.pk))
     if face_ids:
@@ -114,8 +114,8 @@ def _detection(face: DetectedFace, person: Person) -> dict[str, Any]:
         "face": face.pk,
         "created_at": log.created_at,
         "source": log.get_source_display(),
-        "camera": log.camera.name if log.camera_id else None,
-        "place": log.camera.location if log.camera_id else None,
+        "camera": log.camera.name if log.camera else None,
+        "place": log.camera.location if log.camera else None,
         "box": [round(v, 1) for v in face.box],
         "mask": face.get_mask_label_display(),
         "recognised_by_engine": face.person_id == person.pk,
@@ -145,8 +145,8 @@ def export_subject(person: Person, *, user=None) -> IO[bytes]:
         profile = {name: getattr(person, name) for name in PROFILE_FIELDS}
         archive.add_json("profile.json", profile, "The person's registry entry")
         consent = _consent(person)
-        if consent is not None:
-            consent["document"] = archive.add_file("consent/document", person.consent.document, "Consent document")
+        if consent is not None and (record_on_file := person.consent) is not None:
+            consent["document"] = archive.add_file("consent/document", record_on_file.document, "Consent document")
         archive.add_json("consent.json", consent, "The lawful basis and consent on record")
         photos = []
         for sample in person.samples.order_by("id"):
@@ -239,8 +239,9 @@ def _scrub_detections(person: Person, faces: list[DetectedFace], report: Erasure
                 DetectionLog.objects.filter(pk=log.pk).update(image="")
     ids = [f.pk for f in faces]
     for _, files in faces_erased.send(sender=DetectedFace, face_ids=ids):
-        stale += files
-        report.derived_images += len(files)
+        names: list[str] = list(files or [])
+        stale += names
+        report.derived_images += len(names)
     DetectedFace.objects.filter(pk__in=ids, person=person).update(person=None, distance=None, crop="")
     DetectedFace.objects.filter(pk__in=ids, corrected_person=person).update(corrected_person=None, crop="")
     for log in DetectionLog.objects.filter(pk__in=by_log):
@@ -280,7 +281,7 @@ def erase_person(person: Person, *, user=None, reason: str = "") -> ErasureRepor
         if document := drop_if_unused(consent):
             stale.append(document)
         record(
-            AuditEvent.Kind.PERSON_ERASED, object_type=Person._meta.model_name, object_id=pk, actor=user,
+            AuditEvent.Kind.PERSON_ERASED, object_type=Person._meta.model_name or "person", object_id=pk, actor=user,
             reason=reason, photos=report.photos, detections=report.detections,
         )  # fmt: skip
     erase_files(samples)
