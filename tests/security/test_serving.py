@@ -150,6 +150,7 @@ def test_the_server_stops_an_anonymous_chunked_flood_at_the_cap(capped_server):
             while sent < total:
                 conn.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
                 sent += len(chunk)
+            conn.sendall(b"0\r\n\r\n")  # the whole body went through: let the server answer
         except OSError:  # the server answered and closed the connection
             pass
         assert _status(conn.recv(4096)) == 413
