@@ -3,6 +3,7 @@ deploy/start-web), on a given database: for the browser and serving tests and th
 
 from __future__ import annotations
 
+import http.client
 import os
 import socket
 import subprocess
@@ -67,8 +68,27 @@ def start_server(
         ["bash", "-c", f"exec {web_command(tree)}"], cwd=tree, env=full_env, stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
     )  # fmt: skip
+    deadline = time.monotonic() + timeout
     wait_for_port(port, proc, log, timeout)
+    wait_for_answer(port, proc, log, deadline)
     return proc, port, log
+
+
+def wait_for_answer(port: int, proc: subprocess.Popen, log: Path, deadline: float) -> None:
+    """Return once the server answers HTTP: gunicorn listens before its workers have loaded the app,
+    and a WebSocket client gives up on a handshake long before a slow worker boots."""
+    while True:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=max(1.0, deadline - time.monotonic()))
+            conn.request("GET", "/static/css/maskportal.css")  # any answer will do; static files need no database
+            conn.getresponse().read()
+            conn.close()
+            return
+        except OSError as exc:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                stop(proc)
+                raise RuntimeError(f"server on {port} did not answer:\n{log.read_text()[-3000:]}") from exc
+            time.sleep(0.2)
 
 
 def stop(proc: subprocess.Popen) -> None:
