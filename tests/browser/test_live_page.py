@@ -52,14 +52,14 @@ def test_the_live_page_draws_a_face_box_and_a_viewer_sees_it(kiosk, logged_in_pa
     page = logged_in_page
     viewer = page.context.new_page()
     viewer.goto(f"{page.base_url}/cameras/{kiosk.pk}/")
-    viewer.wait_for_function("document.getElementById('live-status').textContent === 'Connected'")
+    viewer.wait_for_function("() => document.getElementById('live-status').textContent === 'Connected'")
 
     page.goto(f"{page.base_url}/live/")
     page.select_option("#live-camera", str(kiosk.pk))
     page.click("#live-start")
     page.wait_for_selector('#live-overlay[data-faces="1"]', timeout=60_000)
     assert page.text_content("#live-status") == "Streaming"
-    page.wait_for_function("document.getElementById('live-rtt').textContent !== '–'", timeout=10_000)
+    page.wait_for_function("() => document.getElementById('live-rtt').textContent !== '–'", timeout=10_000)
     assert re.fullmatch(r"(< 1|\d+) ms|\d+\.\d s", page.text_content("#live-rtt"))  # in its unit
     # a box is really drawn: some overlay pixels are not transparent
     painted = page.evaluate(
