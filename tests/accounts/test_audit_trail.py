@@ -30,8 +30,11 @@ pytestmark = pytest.mark.django_db
 media = registry_photos.media  # fixture
 
 Kind = AuditEvent.Kind
-#: Events of sign-in and user administration, audited before this trail covered the rest.
+#: Events of sign-in and user administration, audited before this trail covered the rest (lockout and
+#: unlock: tests/security/test_lockout_throttle.py).
 ACCOUNT_KINDS = {
+    Kind.LOCKED_OUT,
+    Kind.UNLOCKED,
     Kind.LOGIN,
     Kind.LOGIN_FAILED,
     Kind.LOGOUT,

@@ -168,7 +168,7 @@ async def test_a_track_becomes_one_logged_event_with_an_alert(staff_user, admin_
     event = await receive(dashboard, "detection", timeout=10)
     assert event["log_id"] == log.pk and event["summary"] == log.summary
     alert = await receive(dashboard, "alert", timeout=10)
-    assert alert == {"type": "alert", "level": "danger", "text": log.summary, "log_id": log.pk}
+    assert alert == {"type": "alert", "level": "danger", "text": log.summary, "log_id": log.pk, "camera": None}
     await dashboard.disconnect()
 
 
