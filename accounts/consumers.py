@@ -20,6 +20,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from maskportal import realtime
+from maskportal.outages import BROKER_ERRORS
 
 from .authentication import current_generation
 from .services import active_user
@@ -32,6 +33,9 @@ CLOSE_UNAUTHORISED = 4401
 CLOSE_FORBIDDEN = 4403
 #: Close code for a path no consumer serves.
 CLOSE_NOT_FOUND = 4404
+#: Close code "try again later" (RFC 6455): the channel layer (Redis) is unreachable; the browser
+#: reconnects within a few seconds.
+CLOSE_TRY_AGAIN = 1013
 
 
 class UserAccess:
@@ -67,6 +71,10 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
 
     permission: str | None = None
 
+    #: False where the socket's own work goes on without its groups (a live stream is analysed in
+    #: this process; only the broadcasts to other pages need the channel layer).
+    needs_groups = True
+
     async def groups_for(self) -> list[str]:
         return []
 
@@ -81,14 +89,36 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=CLOSE_UNAUTHORISED)
             return
         realtime.ensure_outbox_relay()
-        self.joined = [realtime.sockets_group(self.access.user_id), *await self.groups_for()]
-        for group in self.joined:
-            await self.channel_layer.group_add(group, self.channel_name)
+        self.joined = []
+        try:
+            for group in [realtime.sockets_group(self.access.user_id), *await self.groups_for()]:
+                await self.channel_layer.group_add(group, self.channel_name)
+                self.joined.append(group)
+        except BROKER_ERRORS:
+            if self.needs_groups:
+                await self.refuse_unavailable()
+                return
+            await self.accept(subprotocol=self.scope.get("accept_subprotocol"))
+            await self.send_json(realtime.error_message(
+                "realtime_degraded", "The message service is unavailable: results still arrive here, "
+                "but other pages do not see them until it is back."))  # fmt: skip
+            return
         await self.accept(subprotocol=self.scope.get("accept_subprotocol"))
+
+    async def refuse_unavailable(self) -> None:
+        """Tell the browser live updates are paused (the channel layer is down), then close with
+        "try again later" so it reconnects shortly instead of looping silently."""
+        await self.accept(subprotocol=self.scope.get("accept_subprotocol"))
+        text = "Live updates are paused: the message service is unavailable. Reconnecting…"
+        await self.send_json(realtime.error_message("realtime_unavailable", text))
+        await self.close(code=CLOSE_TRY_AGAIN)
 
     async def disconnect(self, code) -> None:
         for group in getattr(self, "joined", []):
-            await self.channel_layer.group_discard(group, self.channel_name)
+            try:
+                await self.channel_layer.group_discard(group, self.channel_name)
+            except BROKER_ERRORS:  # the layer forgets the channel on its own (group expiry)
+                break
 
     async def close(self, code=None, reason=None) -> None:
         """Close once: messages still in flight after a refusal must not close the socket again."""

@@ -74,6 +74,7 @@ class LiveFrameConsumer(RealtimeConsumer):
     """A browser (or API client) streaming its camera; `?camera=<id>` ties it to a browser Camera."""
 
     permission = realtime.CLIENT_MESSAGE_TYPES["live_frame"].permission
+    needs_groups = False
 
     async def connect(self) -> None:
         self.camera = None

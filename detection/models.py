@@ -130,6 +130,12 @@ class FaceSample(models.Model):
     variant_of = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.CASCADE, related_name="variants"
     )
+    #: The bulk import and the file within it this photo came from: an import that runs again
+    #: (its worker died, its message came twice) skips the files it already enrolled.
+    face_import = models.ForeignKey(
+        "FaceImport", null=True, blank=True, on_delete=models.SET_NULL, related_name="samples"
+    )
+    import_file = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -142,6 +148,7 @@ class JobStatus(models.TextChoices):
     QUEUED = "queued", "Queued"
     RUNNING = "running", "Running"
     SUCCEEDED = "succeeded", "Succeeded"
+    PARTIAL = "partial", "Finished with failures"
     FAILED = "failed", "Failed"
     CANCELLED = "cancelled", "Cancelled"
 
@@ -179,6 +186,8 @@ class FaceImport(CountedJob):
     report = models.JSONField(
         default=list, blank=True, help_text="One {file, person, status, reason, code} per file."
     )
+    #: Written by the worker running the import; a stale one means the worker died.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     consent = models.ForeignKey(
         ConsentRecord, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
         help_text="The one declaration applied to every person the import registers.",
@@ -226,6 +235,10 @@ class BatchItem(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True)
     error = models.TextField(blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
+    #: When its chunk was sent to the queue (empty: not sent, the broker was down) and when a worker
+    #: started on it: the recovery sweep tells waiting items from lost ones with these.
+    queued_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
     log = models.OneToOneField("DetectionLog", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
     class Meta:

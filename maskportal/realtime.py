@@ -25,6 +25,8 @@ from typing import Any
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
 
+from maskportal.outages import BROKER_ERRORS
+
 logger = logging.getLogger(__name__)
 
 
@@ -152,6 +154,8 @@ class _Publisher:
             group, msg, event_type = await self.queue.get()
             try:
                 await get_channel_layer().group_send(group, {"type": event_type, "message": msg})
+            except BROKER_ERRORS as exc:
+                logger.warning("realtime layer unavailable: %s message to %s dropped (%s)", msg.get("type"), group, exc)
             except Exception:
                 logger.exception("could not publish %s message to %s", msg.get("type"), group)
             finally:
@@ -200,8 +204,12 @@ def flush(timeout: float = 2.0) -> None:
 
 
 async def apublish(group: str, msg: dict[str, Any]) -> None:
-    """`publish` for async code running in the web process."""
-    await get_channel_layer().group_send(group, {"type": EVENT_TYPE, "message": msg})
+    """`publish` for async code running in the web process; a message the layer cannot take (Redis
+    down) is dropped with a warning: live pages only care about the present."""
+    try:
+        await get_channel_layer().group_send(group, {"type": EVENT_TYPE, "message": msg})
+    except BROKER_ERRORS as exc:
+        logger.warning("realtime layer unavailable: %s message to %s dropped (%s)", msg.get("type"), group, exc)
 
 
 def _outbox() -> Path:

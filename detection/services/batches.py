@@ -3,18 +3,29 @@
 The per-item state in the database is the truth, so work is safe to repeat: a chunk that is
 delivered twice (a worker killed mid-batch, then a redelivery or a recovery) skips the items that
 are already done, and an item is claimed under a row lock so two workers never log it twice.
-Recovery: every running chunk refreshes a heartbeat in the shared cache; when a batch with
-pending items shows none for BATCH_STALL_SECONDS, `recover_stalled_batches` queues its pending
-items again. It runs when a worker starts, every minute by beat, and once after each chunk that
-ends while items are still pending (so a dead sibling chunk is noticed without beat).
+
+Queueing happens after the batch is committed and never undoes it: when the broker is
+unreachable the batch is accepted all the same, its items stay unqueued (`queued_at` empty), and
+the recovery sweep queues them once the broker answers. Each item also records when a chunk
+started on it; `recover_stalled_batches` (beat, every few seconds; a worker's start; after a
+chunk that ends with items still pending) queues again:
+- items never queued (the broker was down);
+- items whose chunk started but whose batch shows no heartbeat for BATCH_STALL_SECONDS (the
+  worker died): a running chunk beats from a side thread every second;
+- items queued but not started whose message is no longer in the queue (e.g. Redis restarted
+  empty). Items whose message still waits behind other batches are not stalled and are left alone.
+Transient errors (a database blip, Redis restarting) are retried by the task with backoff.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 
 import numpy as np
 from django.conf import settings
@@ -32,6 +43,7 @@ from detection.services.analysis import analyse, files_rolled_back, log_recorded
 from detection.services.uploads import UploadItem
 from maskportal import realtime
 from maskportal.enqueue import enqueue as enqueue_task
+from maskportal.outages import BROKER_ERRORS, DATABASE_ERRORS, queue_length, send, storage_error
 
 logger = logging.getLogger(__name__)
 
@@ -43,15 +55,49 @@ SAVE_EVERY = 8
 #: Seconds between two progress messages of one chunk (the last one is always sent).
 PROGRESS_INTERVAL_S = 0.5
 HEARTBEAT_KEY = "maskportal:batch-heartbeat:{}"
+#: Seconds between two heartbeats of a running chunk (from a side thread, whatever an image costs).
+HEARTBEAT_INTERVAL_S = 1.0
+QUEUE = "batch"
 ACTIVE = (BatchJob.Status.QUEUED, BatchJob.Status.RUNNING)
 
 
 def stall_seconds() -> int:
-    return int(getattr(settings, "BATCH_STALL_SECONDS", 60))
+    return int(getattr(settings, "BATCH_STALL_SECONDS", 10))
 
 
 def heartbeat(batch_id: int) -> None:
-    cache.set(HEARTBEAT_KEY.format(batch_id), time.time(), timeout=max(stall_seconds(), 1))
+    """Say a chunk of the batch is alive; a lost beat (cache down) only ages the heartbeat."""
+    try:
+        cache.set(HEARTBEAT_KEY.format(batch_id), time.time(), timeout=max(stall_seconds(), 1))
+    except BROKER_ERRORS as exc:
+        logger.warning("batch %s: heartbeat not written (%s)", batch_id, exc)
+
+
+def has_heartbeat(batch_id: int) -> bool | None:
+    """Whether a chunk of the batch beat recently; None when the cache cannot say."""
+    try:
+        return cache.get(HEARTBEAT_KEY.format(batch_id)) is not None
+    except BROKER_ERRORS:
+        return None
+
+
+@contextmanager
+def beating(batch_id: int) -> Iterator[None]:
+    """Keep the batch's heartbeat fresh while the block runs (one slow image does not look dead)."""
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(HEARTBEAT_INTERVAL_S):
+            heartbeat(batch_id)
+
+    heartbeat(batch_id)
+    thread = threading.Thread(target=beat, name=f"batch-{batch_id}-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=HEARTBEAT_INTERVAL_S * 2)
 
 
 def create_batch(user, items: Iterable[UploadItem], *, mode: str | None = None, recognize: bool = True) -> BatchJob:
@@ -77,19 +123,25 @@ def create_batch(user, items: Iterable[UploadItem], *, mode: str | None = None, 
             batch.error = "no file could be analysed" if total else "no files were uploaded"
         batch.save()
         if batch.status == BatchJob.Status.QUEUED:
-            transaction.on_commit(lambda: enqueue(batch))
+            transaction.on_commit(lambda: enqueue(batch), robust=True)  # never undoes the committed batch
     logger.info("batch %s created by %s: %s items, %s refused", batch.pk, user, total, failed)
     return batch
 
 
 def enqueue(batch: BatchJob, item_ids: list[int] | None = None) -> int:
-    """Queue the pending items (or `item_ids`) in chunks; returns the number of chunks."""
+    """Queue the pending items (or `item_ids`) in chunks; returns the number of chunks sent.
+
+    Each chunk's items are marked queued before it is sent; when the broker is unreachable the
+    unsent items are marked unqueued again and left to the recovery sweep (nothing is raised).
+    """
     if item_ids is None:
         item_ids = list(batch.items.filter(status=BatchItem.Status.PENDING).values_list("pk", flat=True))
-    heartbeat(batch.pk)
     chunks = [item_ids[i : i + CHUNK_SIZE] for i in range(0, len(item_ids), CHUNK_SIZE)]
-    for chunk in chunks:
-        enqueue_task(RUN_CHUNK_TASK, batch.pk, chunk)
+    for sent, chunk in enumerate(chunks):
+        BatchItem.objects.filter(pk__in=chunk).update(queued_at=timezone.now(), started_at=None)
+        if not send(lambda chunk=chunk: enqueue_task(RUN_CHUNK_TASK, batch.pk, chunk), f"batch {batch.pk}"):
+            BatchItem.objects.filter(pk__in=[pk for rest in chunks[sent:] for pk in rest]).update(queued_at=None)
+            return sent
     return len(chunks)
 
 
@@ -110,7 +162,18 @@ def run_chunk(batch_id: int, item_ids: list[int]) -> None:
         status=BatchJob.Status.RUNNING, started_at=timezone.now()
     ):
         batch.status = BatchJob.Status.RUNNING
-    pending = BatchItem.objects.filter(pk__in=item_ids, batch=batch, status=BatchItem.Status.PENDING).in_bulk()
+    pending = BatchItem.objects.filter(pk__in=item_ids, batch=batch, status=BatchItem.Status.PENDING)
+    pending.update(started_at=timezone.now())
+    with beating(batch_id):
+        _run_items(batch, item_ids, pending.in_bulk())
+    if not finish_if_complete(batch_id) and not cancel_requested(batch_id):
+        # other chunks still have work: if one of them died, a check after the stall time resumes it
+        send(lambda: enqueue_task(RECOVER_TASK, countdown=stall_seconds() + 1), "the batch sweep")
+    publish_progress(batch_id)
+
+
+def _run_items(batch: BatchJob, item_ids: list[int], pending: dict[int, BatchItem]) -> None:
+    batch_id = batch.pk
     outcomes: list[Outcome] = []
     last_report = time.monotonic()
     for item_id in item_ids:
@@ -125,14 +188,8 @@ def run_chunk(batch_id: int, item_ids: list[int]) -> None:
             outcomes = []
         if report:
             last_report = time.monotonic()
-            heartbeat(batch_id)
             publish_progress(batch_id)
     save_outcomes(batch, outcomes)
-    heartbeat(batch_id)
-    if not finish_if_complete(batch_id) and not cancel_requested(batch_id):
-        # other chunks still have work: if one of them died, a check after the stall time resumes it
-        enqueue_task(RECOVER_TASK, countdown=stall_seconds() + 1)
-    publish_progress(batch_id)
 
 
 def cancel_requested(batch_id: int) -> bool:
@@ -163,19 +220,23 @@ def save_outcomes(batch: BatchJob, outcomes: list[Outcome]) -> None:
 
     The items' rows are locked first, so a second delivery of the same chunk waits, then finds
     them done and skips them (on SQLite every transaction takes the write lock at once). When the
-    group fails (a bug, a lost database), each item is tried alone so one cannot sink the others.
+    group fails (a bug, a full disk), each item is tried alone so one cannot sink the others. A
+    lost database is not the items' fault: the error propagates and the task retries the chunk.
     """
     if not outcomes:
         return
     try:
         _save(batch, outcomes)
+    except DATABASE_ERRORS:
+        raise
     except Exception as exc:
         if len(outcomes) > 1:
             for outcome in outcomes:
                 save_outcomes(batch, [outcome])
             return
         logger.exception("batch %s item %s failed", batch.pk, outcomes[0].item.pk)
-        _save(batch, [Outcome(outcomes[0].item, None, f"internal error: {exc.__class__.__name__}")])
+        reason = str(storage_error(exc)) if isinstance(exc, OSError) else f"internal error: {exc.__class__.__name__}"
+        _save(batch, [Outcome(outcomes[0].item, None, reason)])
 
 
 def _save(batch: BatchJob, outcomes: list[Outcome]) -> None:
@@ -216,12 +277,16 @@ def _save(batch: BatchJob, outcomes: list[Outcome]) -> None:
 
 def finish_if_complete(batch_id: int) -> bool:
     """Close the batch when no item is pending (once, whichever chunk gets here first); returns
-    whether nothing is pending."""
+    whether nothing is pending. A batch with some failed items ends "finished with failures"."""
     if BatchItem.objects.filter(batch_id=batch_id, status=BatchItem.Status.PENDING).exists():
         return False
     batch = BatchJob.objects.get(pk=batch_id)
-    status = BatchJob.Status.FAILED if batch.done == 0 and batch.failed else BatchJob.Status.SUCCEEDED
-    error = "no file could be analysed" if status == BatchJob.Status.FAILED else ""
+    if batch.failed and not batch.done:
+        status, error = BatchJob.Status.FAILED, "no file could be analysed"
+    elif batch.failed:
+        status, error = BatchJob.Status.PARTIAL, f"{batch.failed} of {batch.total} files could not be analysed"
+    else:
+        status, error = BatchJob.Status.SUCCEEDED, ""
     finished = {"status": status, "error": error, "finished_at": timezone.now()}
     BatchJob.objects.filter(pk=batch_id, status__in=ACTIVE).update(**finished)
     return True
@@ -291,7 +356,7 @@ def retry_batch(batch: BatchJob, item_ids: list[int] | None = None) -> int:
         ids = list(items.values_list("pk", flat=True))
         if not ids:
             return 0
-        BatchItem.objects.filter(pk__in=ids).update(status=BatchItem.Status.PENDING, error="")
+        BatchItem.objects.filter(pk__in=ids).update(status=BatchItem.Status.PENDING, error="", queued_at=None)
         counts = batch.items.aggregate(
             done=Count("pk", filter=Q(status=BatchItem.Status.DONE)),
             failed=Count("pk", filter=Q(status=BatchItem.Status.FAILED)),
@@ -299,24 +364,37 @@ def retry_batch(batch: BatchJob, item_ids: list[int] | None = None) -> int:
         BatchJob.objects.filter(pk=batch.pk).update(
             status=BatchJob.Status.QUEUED, cancel_requested=False, error="", finished_at=None, **counts
         )
-        transaction.on_commit(lambda: enqueue(batch, ids))
+        transaction.on_commit(lambda: enqueue(batch, ids), robust=True)
     batch.refresh_from_db()
     logger.info("batch %s: %s items queued again", batch.pk, len(ids))
     return len(ids)
 
 
 def recover_stalled_batches() -> int:
-    """Queue again the pending items of active batches that made no progress for a while (their
-    worker died). Safe to run any time: items already done are skipped. Returns batches resumed."""
+    """Queue again what no worker will run (see the module docstring). Safe to run any time:
+    items already done are skipped, items waiting in the queue are left alone. Returns the
+    number of batches resumed."""
     resumed = 0
+    grace = timezone.now() - timedelta(seconds=stall_seconds())
+    waiting_in_queue: int | None = -1  # asked of the broker once, when first needed
     for batch in BatchJob.objects.filter(status__in=ACTIVE, cancel_requested=False):
-        if cache.get(HEARTBEAT_KEY.format(batch.pk)) is not None:
-            continue
-        if not batch.items.filter(status=BatchItem.Status.PENDING).exists():
+        pending = batch.items.filter(status=BatchItem.Status.PENDING)
+        if not pending.exists():
             finish_if_complete(batch.pk)
             continue
-        logger.warning("batch %s stalled (no progress for %ss): queueing its pending items again",
-                       batch.pk, stall_seconds())  # fmt: skip
-        enqueue(batch)
+        lost = pending.filter(queued_at__isnull=True, batch__created_at__lt=grace)
+        alive = has_heartbeat(batch.pk)
+        if alive is False:
+            lost = lost | pending.filter(started_at__isnull=False)
+            if pending.filter(queued_at__lt=grace, started_at__isnull=True).exists():
+                if waiting_in_queue == -1:
+                    waiting_in_queue = queue_length(QUEUE)
+                if waiting_in_queue == 0:  # their messages are gone (the queue restarted empty)
+                    lost = lost | pending.filter(queued_at__lt=grace, started_at__isnull=True)
+        ids = list(lost.values_list("pk", flat=True).distinct())
+        if not ids:
+            continue
+        logger.warning("batch %s: %s pending items that no worker will run are queued again", batch.pk, len(ids))
+        enqueue(batch, ids)
         resumed += 1
     return resumed

@@ -4,6 +4,8 @@ face registry and the active classifier version.
 Web, worker and camera processes each hold their own models. When the registry changes or a
 model is activated, a version number in the shared cache is bumped; every process compares it
 (at most once a second, one cache read) before its next analysis and reloads what changed.
+While the cache (Redis) is unreachable, analysis goes on with the versions last seen, and a change
+made meanwhile is announced again once the cache answers.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from django.core.cache import cache
 
 from detection.engine.gallery import Gallery
 from detection.engine.pipeline import Pipeline, PipelineConfig, get_pipeline
+from maskportal.outages import BROKER_ERRORS
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +34,8 @@ _reload_lock = threading.Lock()
 #: id(pipeline) -> (gallery version, model version) it was last synced to
 _synced: dict[int, tuple[int, int]] = {}
 _last_check: dict[int, float] = {}
+#: Changes this process could not announce (the cache was down), announced at the next sync.
+_unannounced: set[str] = set()
 
 #: Where the registry's gallery and the active classifier come from. The modules that own them
 #: (detection.services.gallery, training.services.registry) register these when their app is ready,
@@ -58,7 +63,19 @@ def active_model() -> tuple[Path | None, str]:
 
 
 def bump(key: str) -> int:
-    """Announce a change to every process; returns the new version."""
+    """Announce a change to every process; returns the new version (0: not announced yet, the
+    cache is unreachable; the next successful version check announces it)."""
+    try:
+        return _incr(key)
+    except BROKER_ERRORS as exc:
+        logger.warning("cache unreachable: the change of %s is announced when it is back (%s)", key, exc)
+        with _state_lock:
+            _unannounced.add(key)
+            _synced.clear()  # this process reloads at its next check, whatever the cache says
+        return 0
+
+
+def _incr(key: str) -> int:
     try:
         return cache.incr(key)
     except ValueError:
@@ -66,8 +83,16 @@ def bump(key: str) -> int:
         return 1
 
 
-def current_versions() -> tuple[int, int]:
-    values = cache.get_many([GALLERY_VERSION_KEY, MODEL_VERSION_KEY])
+def current_versions() -> tuple[int, int] | None:
+    """(gallery, model) versions from the shared cache; None while the cache is unreachable."""
+    try:
+        for key in list(_unannounced):
+            _incr(key)
+            _unannounced.discard(key)
+        values = cache.get_many([GALLERY_VERSION_KEY, MODEL_VERSION_KEY])
+    except BROKER_ERRORS as exc:
+        logger.warning("cache unreachable: analysing with the last known model and gallery (%s)", exc)
+        return None
     return int(values.get(GALLERY_VERSION_KEY, 0)), int(values.get(MODEL_VERSION_KEY, 0))
 
 
@@ -93,8 +118,13 @@ def sync(target: Pipeline, *, force: bool = False) -> None:
         _last_check[key] = now
     # One thread reloads; others arriving meanwhile wait instead of loading the same files again.
     with _reload_lock:
-        gallery_version, model_version = current_versions()
+        versions = current_versions()
         seen = _synced.get(key)
+        if versions is None:
+            if seen is not None:
+                return  # keep what this process has
+            versions = (-1, -1)  # never loaded: load now, and again once the cache answers
+        gallery_version, model_version = versions
         if seen is None or seen[1] != model_version:
             _load_active_model(target)
         if seen is None or seen[0] != gallery_version:

@@ -8,6 +8,11 @@ when photos were rejected only for showing several faces: then it is kept until 
 them enrolling the largest face (`retry_with_largest`, no new upload) or discards it. One
 lawful-basis declaration, made when the import starts, is applied to every person it registers
 (and to people it adds photos to who had none).
+
+An import runs once: a worker claims it atomically, so a second delivery of its message does
+nothing while it runs or after it ended. A worker that dies mid-import stops its heartbeat; the
+recovery sweep then sends it again, and the new run resumes, skipping the files already enrolled
+(each sample records its import and file), so no photo is enrolled twice.
 """
 
 from __future__ import annotations
@@ -17,12 +22,14 @@ import time
 import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from functools import partial
 from pathlib import Path, PurePosixPath
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts.audit import record
@@ -35,12 +42,16 @@ from detection.services.enrolment import EnrolmentRejected, enrol
 from detection.services.gallery import registry_changed
 from detection.services.uploads import UploadError, archiver_metadata, read_member, size_problem
 from maskportal.enqueue import enqueue
+from maskportal.outages import queue_length, send, send_after_commit
 from maskportal.realtime import progress_message, publish, user_group
 
 logger = logging.getLogger(__name__)
 
 PROGRESS_INTERVAL_S = 0.5
 IMPORT_TASK = "detection.tasks.import_faces"
+#: A running import whose heartbeat is older than this lost its worker.
+STALE_AFTER_S = 60
+QUEUE = "default"
 
 
 class ImportRefused(ValueError):
@@ -103,8 +114,23 @@ def _queue(job: FaceImport, consent: Declaration | None) -> FaceImport:
         lawful_basis=job.consent.get_lawful_basis_display() if job.consent else None,
         allow_largest=job.allow_largest,
     )  # fmt: skip
-    transaction.on_commit(lambda: enqueue(IMPORT_TASK, job.pk))
+    send_after_commit(lambda: enqueue(IMPORT_TASK, job.pk), f"face import {job.pk}")
     return job
+
+
+def recover_imports(now=None) -> int:
+    """Send again the imports no worker will run: queued ones whose message is gone from the queue
+    (never sent while the broker was down, or lost), and running ones whose worker died."""
+    now = now or timezone.now()
+    stale = now - timedelta(seconds=STALE_AFTER_S)
+    lost = list(FaceImport.objects.filter(status=FaceImport.Status.RUNNING, heartbeat_at__lt=stale))
+    queued = FaceImport.objects.filter(status=FaceImport.Status.QUEUED, created_at__lt=now - timedelta(seconds=5))
+    if queued.exists() and queue_length(QUEUE) == 0:
+        lost += list(queued)
+    for job in lost:
+        logger.warning("face import %s (%s) is queued again: no worker is running it", job.pk, job.status)
+        send(lambda job=job: enqueue(IMPORT_TASK, job.pk), f"face import {job.pk}")
+    return len(lost)
 
 
 #: An uploaded archive may be this many times the size of one photo.
@@ -158,7 +184,9 @@ def _person_name(folder: str) -> str:
     return " ".join(folder.replace("_", " ").split())
 
 
-def _import_one(job: FaceImport, folder: str | None, read: Callable[[], bytes], people: dict[str, Person]) -> Person:
+def _import_one(
+    job: FaceImport, file: str, folder: str | None, read: Callable[[], bytes], people: dict[str, Person]
+) -> Person:
     data = _read_checked(read)  # an unsafe path or an oversize file is refused before anything else
     if folder is None:
         raise EnrolmentRejected("no_person_folder", "The file is not in a person's folder (expected person/photo.jpg).")
@@ -177,16 +205,34 @@ def _import_one(job: FaceImport, folder: str | None, read: Callable[[], bytes], 
             person.save(update_fields=["consent", "updated_at"])
             consent_service.audit_consent(person, job.consent, source="import")
         sample = enrol(person, data, source=FaceSample.Source.IMPORT, allow_largest=job.allow_largest, notify=False)
+        FaceSample.objects.filter(Q(pk=sample.pk) | Q(variant_of=sample)).update(face_import=job, import_file=file)
         record(AuditEvent.Kind.PHOTO_ADDED, obj=person, actor=job.owner, photo=sample.pk, source=sample.source)
     people[name] = person
     return person
 
 
+def _claim(import_id: int) -> FaceImport | None:
+    """The import, now this worker's: a queued one, or a running one whose worker died; None when
+    it runs elsewhere or has ended."""
+    now = timezone.now()
+    rows = FaceImport.objects.filter(pk=import_id)
+    claimed = rows.filter(status=FaceImport.Status.QUEUED).update(status=FaceImport.Status.RUNNING, heartbeat_at=now)
+    if not claimed:
+        stale = now - timedelta(seconds=STALE_AFTER_S)
+        claimed = rows.filter(status=FaceImport.Status.RUNNING).filter(
+            Q(heartbeat_at__lt=stale) | Q(heartbeat_at__isnull=True)
+        ).update(heartbeat_at=now)
+    return rows.first() if claimed else None
+
+
 def run_import(import_id: int) -> dict[str, int]:
     """Enrol every file of an import, reporting progress to its owner; returns the counts."""
-    job = FaceImport.objects.get(pk=import_id)
-    job.status, job.report = FaceImport.Status.RUNNING, []
-    job.save(update_fields=["status", "report"])
+    job = _claim(import_id)
+    if job is None:
+        logger.info("face import %s is running elsewhere or has ended: nothing to do", import_id)
+        current = FaceImport.objects.filter(pk=import_id).first()
+        return {"accepted": current.done if current else 0, "rejected": current.failed if current else 0}
+    job.report, job.done, job.failed = [], 0, 0
     try:
         with _entries(job) as entries:
             _enrol_all(job, _selected(job, entries))
@@ -206,13 +252,20 @@ def _enrol_all(job: FaceImport, entries: list[Entry]) -> None:
                   for name, _, read in entries if read is None]  # fmt: skip
     entries = [entry for entry in entries if entry[2] is not None]
     job.total = len(entries)
-    job.save(update_fields=["total", "report"])
+    job.save(update_fields=["total", "report", "done", "failed"])
     _publish(job)
     people: dict[str, Person] = {}
+    enrolled = dict(  # by an earlier run of this import whose worker died
+        FaceSample.objects.filter(face_import=job, variant_of=None).values_list("import_file", "person__display_name")
+    )
     last = time.monotonic()
     for name, folder, read in entries:
+        if name in enrolled:
+            job.done += 1
+            job.report.append(_row(name, enrolled[name], "accepted"))
+            continue
         try:
-            person = _import_one(job, folder, read, people)
+            person = _import_one(job, name, folder, read, people)
         except EnrolmentRejected as exc:
             job.failed += 1
             job.report.append(_row(name, _person_name(folder or ""), "rejected", exc.message, exc.code))
@@ -225,7 +278,8 @@ def _enrol_all(job: FaceImport, entries: list[Entry]) -> None:
             job.report.append(_row(name, person.display_name, "accepted"))
         if time.monotonic() - last >= PROGRESS_INTERVAL_S:
             last = time.monotonic()
-            job.save(update_fields=["done", "failed", "report"])
+            job.heartbeat_at = timezone.now()
+            job.save(update_fields=["done", "failed", "report", "heartbeat_at"])
             _publish(job)
 
 

@@ -77,7 +77,9 @@ MIDDLEWARE = [
     "accounts.middleware.PasswordChangeRequiredMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
-    "axes.middleware.AxesMiddleware",  # last: answers a locked-out login with the lockout page
+    "axes.middleware.AxesMiddleware",  # answers a locked-out login with the lockout page
+    # innermost, so it sees a view's exception first: an outage becomes a clear 503 (maskportal.outages)
+    "maskportal.outages.ServiceUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "maskportal.urls"
@@ -102,6 +104,10 @@ TEMPLATES = [
 
 # --- Database -------------------------------------------------------------------------
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
+#: Seconds to wait for the database server to answer a connection, and at most for one statement:
+#: while PostgreSQL is down a request answers 503 within seconds instead of hanging.
+DATABASE_CONNECT_TIMEOUT = env.int("DATABASE_CONNECT_TIMEOUT", default=3)
+DATABASE_STATEMENT_TIMEOUT = env.int("DATABASE_STATEMENT_TIMEOUT", default=60)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Web, worker and beat share the file: wait for locks instead of failing at once.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
@@ -111,14 +117,28 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     if DATABASES["default"]["NAME"] not in ("", ":memory:"):
         # SQLite gives its -wal and -shm files the database file's mode: 0600 for all three.
         private_file(Path(DATABASES["default"]["NAME"]))
-elif env.bool("DATABASE_POOL", default=False):
+else:
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "connect_timeout": DATABASE_CONNECT_TIMEOUT,
+            "options": f"-c statement_timeout={DATABASE_STATEMENT_TIMEOUT * 1000}",
+        }
+    )
+    # A kept connection is checked before use, so one broken by a database restart is replaced at
+    # once instead of failing the next request (with the pool: psycopg's check at checkout).
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3" and env.bool("DATABASE_POOL", default=False):
     # psycopg's pool: a connection closed at the end of a request goes back to it, so the web
     # process's request threads (see asgi.py) share at most DATABASE_POOL_SIZE connections.
+    # A request waits at most `timeout` for a connection (503 after), and a failed reconnection
+    # gives up after `reconnect_timeout` instead of backing off for minutes, so the first request
+    # after the database is back connects at once.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
-    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
-        "min_size": 2, "max_size": env.int("DATABASE_POOL_SIZE", default=10), "timeout": 30,
+    DATABASES["default"]["OPTIONS"]["pool"] = {
+        "min_size": 2, "max_size": env.int("DATABASE_POOL_SIZE", default=10),
+        "timeout": DATABASE_CONNECT_TIMEOUT, "reconnect_timeout": DATABASE_CONNECT_TIMEOUT,
     }  # fmt: skip
-else:
+elif DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -176,7 +196,7 @@ STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(VAR_DIR / "staticfiles")))
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": {"BACKEND": "maskportal.storage.AtomicFileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 MEDIA_URL = "media/"
@@ -199,6 +219,12 @@ DATA_UPLOAD_MAX_NUMBER_FILES = env.int("DATA_UPLOAD_MAX_NUMBER_FILES", default=5
 
 # --- Redis or embedded back ends ------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
+#: Hard limit of any task (a training job is the longest; batch chunks have their own, shorter one).
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=4 * 3600)
+#: A message a killed worker held goes back to the queue after this long. It is longer than any
+#: task may run, so a slow task is never delivered twice while it still runs; lost work is
+#: resumed much sooner by the recovery sweeps (batches, training jobs, imports).
+CELERY_VISIBILITY_TIMEOUT = env.int("CELERY_VISIBILITY_TIMEOUT", default=CELERY_TASK_TIME_LIMIT + 3600)
 
 if REDIS_URL:
     CHANNEL_LAYERS = {
@@ -217,7 +243,7 @@ if REDIS_URL:
         },  # fmt: skip
     }
     CELERY_BROKER_URL = REDIS_URL
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     # A file cache is shared by web, worker and beat on one machine (locmem would not be).
@@ -262,10 +288,10 @@ CELERY_TASK_ROUTES = {
     "training.tasks.run_training_job": {"queue": "training"},
 }
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
-CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=4 * 3600)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-#: A batch with pending items and no progress for this long is resumed (its worker died).
-BATCH_STALL_SECONDS = env.int("BATCH_STALL_SECONDS", default=60)
+#: A batch chunk that started and shows no progress for this long is resumed (its worker died).
+#: A running chunk reports at least every half second plus one image, so a few seconds suffice.
+BATCH_STALL_SECONDS = env.int("BATCH_STALL_SECONDS", default=10)
 
 # --- REST framework -------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -4,7 +4,7 @@
   const root = document.getElementById("batch");
   if (!root) return;
   const job = Number(root.dataset.job);
-  const finished = ["succeeded", "failed", "cancelled"];
+  const finished = ["succeeded", "partial", "failed", "cancelled"];
 
   function show(msg) {
     const total = msg.total || 0;

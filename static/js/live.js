@@ -132,7 +132,7 @@
         if (event.code === 4401) { setStatus("Not allowed"); return; }
         setStatus("Disconnected; retrying");
         setTimeout(connect, retryMs);
-        retryMs = Math.min(retryMs * 2, 30000);
+        retryMs = Math.min(retryMs * 2, 4000);
       };
     }
     connect();

@@ -6,6 +6,7 @@
 (function () {
   const handlers = {};
   let socket = null;
+  const MAX_RETRY_MS = 4000;
   let retryMs = 1000;
 
   function connect() {
@@ -19,8 +20,10 @@
     };
     socket.onclose = (event) => {
       if (event.code === 4401) return; // logged out
-      setTimeout(connect, retryMs);
-      retryMs = Math.min(retryMs * 2, 30000);
+      // Back off, but never beyond a few seconds: after an outage (1013: the message service is
+      // down) the page is live again within seconds of the service's return.
+      setTimeout(connect, retryMs + Math.random() * 500);
+      retryMs = Math.min(retryMs * 2, MAX_RETRY_MS);
     };
   }
 
@@ -114,5 +117,12 @@
     duration,
   };
   if (document.querySelector('[data-alerts="dashboard"]')) MaskPortal.on("alert", alert);
+  let pausedShown = false;
+  MaskPortal.on("error", (msg) => {
+    if (msg.code !== "realtime_unavailable" || pausedShown) return;
+    pausedShown = true; // once per outage, not at every reconnection attempt
+    toast(msg.message, "warning");
+  });
+  MaskPortal.on("*", (msg) => { if (msg.type !== "error") pausedShown = false; });
   connect();
 })();

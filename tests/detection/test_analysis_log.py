@@ -141,13 +141,14 @@ def test_retention_deletes_old_images_and_keeps_rows(classifier, face_jpeg, staf
     new = analyse_and_log(face_jpeg, user=staff_user, source="upload")
     DetectionLog.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=40))
     paths = [old.image.path, old.faces.get().crop.path]
-    assert purge_old_images(30) == 1
+    report = purge_old_images(30)
+    assert (report.detection_images, report.face_crops, report.failed) == (1, 1, 0)
     old.refresh_from_db()
     assert not old.image and not old.faces.get().crop and old.face_count == 1
     assert not any(os.path.exists(p) for p in paths)
     new.refresh_from_db()
     assert new.image and new.faces.get().crop
-    assert purge_old_images(0) == 0 and purge_old_images(30) == 0
+    assert purge_old_images(0).deleted == 0 and purge_old_images(30).deleted == 0
 
 
 def test_retention_and_recovery_are_scheduled():

@@ -2,7 +2,10 @@
 
 A running job writes a heartbeat every few seconds from a side thread; a job whose heartbeat
 went stale (its worker was killed) is marked failed by `reap_stale_jobs`, which beat runs every
-minute, every worker runs when it starts, and the job pages run when they load. The training
+minute, every worker runs when it starts, and the job pages run when they load. The reaper also
+sends again a queued job whose task never started (the broker was down when it was created, or
+its message was lost), and rejects the candidate a job left behind when it died during its
+promotion check. The training
 code writes its files to a staging folder and renames them, and the registry copies them the
 same way, so a killed job never leaves a half-written model and never touches the active one.
 """
@@ -27,6 +30,7 @@ from accounts.models import AuditEvent
 from detection.services.stats import RECENT, job_summary
 from maskportal import realtime
 from maskportal.enqueue import enqueue
+from maskportal.outages import queue_length, send
 from training.ml.train import ARCHITECTURES
 from training.models import TrainingImage, TrainingJob, TrainingSettings
 from training.services import registry
@@ -52,6 +56,9 @@ MIN_EVAL_PER_CLASS = 25
 UNEXPECTED_FAILURE = "Training stopped on an unexpected error; an administrator can find the details in the server log."
 FINISHED = (TrainingJob.Status.SUCCEEDED, TrainingJob.Status.FAILED, TrainingJob.Status.CANCELLED)
 IN_PROGRESS = (TrainingJob.Status.QUEUED, TrainingJob.Status.RUNNING)
+QUEUE = "training"
+#: Seconds a queued job may wait for its message to be sent before the reaper sends it again.
+QUEUE_GRACE_S = 5
 
 
 class JobError(ValueError):
@@ -133,14 +140,19 @@ def create_job(
         AuditEvent.Kind.TRAINING_STARTED, obj=job, object_repr=f"Training job {job.pk}", actor=job.created_by,
         trigger=trigger, epochs=epochs, input_size=input_size or None, options=options,
     )  # fmt: skip
-
-    def send() -> None:
-        result = enqueue(RUN_JOB_TASK, job.pk)
-        TrainingJob.objects.filter(pk=job.pk).update(celery_task_id=result.id)
-
-    transaction.on_commit(send)
+    transaction.on_commit(lambda: send_job(job), robust=True)  # never undoes the committed job
     _publish(job)
     return job
+
+
+def send_job(job: TrainingJob) -> bool:
+    """Send the job's task; while the broker is unreachable the job stays queued and the reaper
+    sends it once the broker is back. Returns whether it was sent."""
+    result = []
+    if not send(lambda: result.append(enqueue(RUN_JOB_TASK, job.pk)), f"training job {job.pk}"):
+        return False
+    TrainingJob.objects.filter(pk=job.pk).update(celery_task_id=result[0].id)
+    return True
 
 
 def cancel_job(job: TrainingJob, user=None) -> TrainingJob:
@@ -185,7 +197,26 @@ def reap_stale_jobs(stale_after_s: float = STALE_AFTER_S, *, worker: str | None 
                    only_if=TrainingJob.Status.RUNNING):  # fmt: skip
             logger.warning("training job %s failed: worker %s lost", job.pk, job.worker or "?")
             count += 1
+    resend_unstarted_jobs()
+    registry.reject_orphan_candidates()
     return count
+
+
+def resend_unstarted_jobs() -> int:
+    """Send again the queued jobs no worker will start: never sent (the broker was down), or whose
+    message is no longer in the training queue (lost). A job whose message waits is left alone; a
+    second message for one job is harmless (only one run can claim it). Returns how many were sent."""
+    grace = timezone.now() - timedelta(seconds=QUEUE_GRACE_S)
+    queued = TrainingJob.objects.filter(status=TrainingJob.Status.QUEUED, created_at__lt=grace)
+    unsent = list(queued.filter(celery_task_id=""))
+    if queued.exclude(celery_task_id="").exists() and queue_length(QUEUE) == 0:
+        unsent += list(queued.exclude(celery_task_id=""))
+    sent = 0
+    for job in unsent:
+        if send_job(job):
+            _append_log(job, "queued again: its task had not reached a worker")
+            sent += 1
+    return sent
 
 
 # --- running a job (in the training worker) -----------------------------------------------

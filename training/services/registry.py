@@ -304,6 +304,29 @@ def activate(version: ModelVersion, *, user=None) -> ModelVersion:
     return locked
 
 
+def reject_orphan_candidates() -> int:
+    """Reject the candidates of jobs that ended without deciding them (their worker died during
+    the promotion check) and delete their files: an undecided candidate is never left behind.
+    Returns how many were rejected."""
+    from training.models import TrainingJob
+
+    ended = TrainingJob.objects.exclude(status__in=[TrainingJob.Status.QUEUED, TrainingJob.Status.RUNNING])
+    orphans = ModelVersion.objects.filter(status=ModelVersion.Status.CANDIDATE, job__in=ended)
+    count = 0
+    for version in orphans:
+        reason = f"its training job {version.job_id} stopped before the promotion check decided"
+        report = {**version.gate_report, "passed": False, "decided_at": timezone.now().isoformat(), "reason": reason}
+        if ModelVersion.objects.filter(pk=version.pk, status=ModelVersion.Status.CANDIDATE).update(
+            status=ModelVersion.Status.REJECTED, gate_report=report
+        ):
+            folder = artifact_path(version).parent
+            if folder.resolve().is_relative_to(models_dir().resolve()) and folder.resolve() != models_dir().resolve():
+                shutil.rmtree(folder, ignore_errors=True)
+            logger.warning("rejected orphan candidate %s of job %s", version, version.job_id)
+            count += 1
+    return count
+
+
 def retire(version: ModelVersion, *, user=None) -> ModelVersion:
     """Take a version out of use; the active one can only be replaced, never just retired."""
     if version.status == ModelVersion.Status.ACTIVE:

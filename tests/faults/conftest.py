@@ -1,0 +1,278 @@
+"""Fault injection: a Redis and a PostgreSQL of the test's own on spare loopback ports, stopped and
+restarted by pid, a media folder on a small tmpfs that can be filled or made read-only, and real
+worker and web processes pointed at them. Each piece skips cleanly where its binary (or the right
+to mount) is missing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, WorkerProcess
+from tests.servers import free_port
+
+
+def wait_for(check: Callable[[], object], *, timeout: float, what: str, step: float = 0.1):
+    """Poll `check` until it returns something truthy; fail with `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(step)
+
+
+def _listening(port: int) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
+        return True
+    return False
+
+
+class RedisServer:
+    """`redis-server` on a spare port, without persistence (a restart comes back empty, like a
+    crashed Redis without AOF)."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.binary = shutil.which("redis-server")
+        if self.binary is None:
+            pytest.skip("redis-server is not installed")
+        self.workdir = workdir
+        self.port = free_port()
+        self.proc: subprocess.Popen | None = None
+
+    def url(self, db: int = 0) -> str:
+        return f"redis://127.0.0.1:{self.port}/{db}"
+
+    def start(self) -> RedisServer:
+        cmd = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+               "--dir", str(self.workdir)]  # fmt: skip
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for(lambda: _listening(self.port), timeout=10, what=f"redis on {self.port}")
+        return self
+
+    def stop(self) -> None:
+        """Take Redis down (SIGKILL by pid: nothing is flushed, clients see refused connections)."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(timeout=10)
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+
+class PostgresServer:
+    """A throwaway PostgreSQL cluster (initdb) on a spare port, run as the `postgres` user when the
+    tests run as root, stopped (fast shutdown) and started again by pid."""
+
+    def __init__(self, workdir: Path) -> None:
+        bins = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(Path(p).parent.name))
+        self.bin = Path(bins[-1]) if bins else None
+        if self.bin is None and shutil.which("initdb"):
+            self.bin = Path(shutil.which("initdb")).parent
+        if self.bin is None:
+            pytest.skip("PostgreSQL binaries (initdb, postgres) are not installed")
+        self.user = None
+        if os.geteuid() == 0:
+            try:
+                self.user = pwd.getpwnam("postgres")
+            except KeyError:
+                pytest.skip("running as root without a postgres user to run PostgreSQL as")
+        self.data = workdir / "pgdata"
+        self.port = free_port()
+        self.proc: subprocess.Popen | None = None
+        self.log = workdir / "postgres.log"
+
+    def _run_as(self) -> dict:
+        return {"user": self.user.pw_uid, "group": self.user.pw_gid} if self.user else {}
+
+    def init(self) -> PostgresServer:
+        self.data.mkdir(parents=True)
+        if self.user:
+            os.chown(self.data.parent, self.user.pw_uid, self.user.pw_gid)
+            os.chown(self.data, self.user.pw_uid, self.user.pw_gid)
+        subprocess.run([str(self.bin / "initdb"), "-D", str(self.data), "-U", "postgres", "-A", "trust", "-E", "UTF8"],
+                       check=True, capture_output=True, **self._run_as())  # fmt: skip
+        return self
+
+    def start(self) -> PostgresServer:
+        cmd = [str(self.bin / "postgres"), "-D", str(self.data), "-p", str(self.port), "-k", str(self.data),
+               "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "full_page_writes=off",
+               "-c", "synchronous_commit=off", "-c", "max_connections=60"]  # fmt: skip
+        log = self.log.open("ab")
+        self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, **self._run_as())
+        wait_for(self.ready, timeout=30, what=f"PostgreSQL on {self.port}", step=0.05)
+        return self
+
+    def ready(self) -> bool:
+        if self.proc is not None and self.proc.poll() is not None:
+            pytest.fail(f"PostgreSQL exited:\n{self.log.read_text()[-2000:]}")
+        result = subprocess.run([str(self.bin / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port), "-q"])
+        return result.returncode == 0
+
+    def stop(self) -> None:
+        """Fast shutdown (SIGINT by pid): clients are disconnected, new connections refused."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            self.proc.wait(timeout=30)
+
+    def url(self, name: str) -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/{name}"
+
+    def createdb(self, name: str) -> None:
+        subprocess.run([str(self.bin / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", name],
+                       check=True, capture_output=True)  # fmt: skip
+
+
+@pytest.fixture
+def own_redis(tmp_path) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_backends(own_redis, settings) -> Iterator[RedisServer]:
+    """This process's cache, channel layer and Celery broker on the test's own Redis."""
+    from celery import current_app
+    from channels.layers import channel_layers
+
+    settings.CACHES = {"default": {"BACKEND": "maskportal.cache.SharedPoolRedisCache", "LOCATION": own_redis.url()}}
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [{"address": own_redis.url(), "socket_timeout": None}]},
+        }
+    }
+    channel_layers.backends.clear()
+    conf = current_app.conf
+    saved = (conf.broker_url, conf.broker_transport_options)
+    conf.broker_url, conf.broker_transport_options = own_redis.url(), {"visibility_timeout": 3600}
+    _reset_broker_pools(current_app)
+    yield own_redis
+    conf.broker_url, conf.broker_transport_options = saved
+    _reset_broker_pools(current_app)
+    channel_layers.backends.clear()
+
+
+def _reset_broker_pools(app) -> None:
+    """Drop the connection pools built for the previous broker URL (as Celery does after a fork)."""
+    app._pool = None
+    with contextlib.suppress(AttributeError, KeyError):
+        app.__dict__["amqp"]._producer_pool = None
+
+
+class OwnRedisWorker(WorkerProcess):
+    """A real worker whose broker, cache and channel layer are the test's own Redis."""
+
+    def __init__(self, redis: RedisServer, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.redis = redis
+        self.extra_env = {"REDIS_URL": redis.url(), "BATCH_STALL_SECONDS": "2"}
+
+    def env(self) -> dict[str, str]:
+        return {**super().env(), **self.extra_env}
+
+
+@pytest.fixture
+def own_redis_workers(redis_backends, transactional_db) -> Iterator[Callable[..., OwnRedisWorker]]:
+    workers: list[OwnRedisWorker] = []
+
+    def make(**kwargs) -> OwnRedisWorker:
+        worker = OwnRedisWorker(redis_backends, **kwargs)
+        workers.append(worker)
+        return worker
+
+    yield make
+    for worker in workers:
+        worker.stop()
+
+
+@pytest.fixture(scope="session")
+def own_postgres() -> Iterator[tuple[PostgresServer, str]]:
+    """A migrated database on a PostgreSQL of the tests' own, with an API token; yields (server, token)."""
+    workdir = Path(tempfile.mkdtemp(prefix="maskportal-pg-"))
+    os.chmod(workdir, 0o755)
+    server = PostgresServer(workdir).init().start()
+    try:
+        server.createdb("faults")
+        env = {**_plain_env(workdir), "DATABASE_URL": server.url("faults")}
+        run = [sys.executable, "manage.py"]
+        subprocess.run([*run, "migrate", "--noinput", "-v", "0"], cwd=REPO, env=env, check=True, capture_output=True)
+        script = ("from rest_framework.authtoken.models import Token; from tests.factories import AdminFactory; "
+                  "print(Token.objects.create(user=AdminFactory()).key)")  # fmt: skip
+        token = subprocess.run([*run, "shell", "-c", script], cwd=REPO, env=env, check=True, capture_output=True,
+                               text=True).stdout.strip().splitlines()[-1]  # fmt: skip
+        yield server, token
+    finally:
+        server.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _plain_env(var_dir: Path) -> dict[str, str]:
+    """The environment of a process of the platform on embedded back ends, with its own var/."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "MASKPORTAL_TEST_DB_NAME")}
+    env.update(DJANGO_SETTINGS_MODULE="maskportal.settings.test", MASKPORTAL_VAR_DIR=str(var_dir))
+    return env
+
+
+@pytest.fixture
+def small_media(settings, tmp_path) -> Iterator[Path]:
+    """MEDIA_ROOT on a 2 MiB tmpfs (needs root to mount; skipped elsewhere)."""
+    if os.geteuid() != 0 or not shutil.which("mount"):
+        pytest.skip("mounting a tmpfs needs root")
+    root = tmp_path / "media"
+    root.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(root)], capture_output=True).returncode:
+        pytest.skip("this system does not allow mounting a tmpfs")
+    move_media(settings, root)
+    try:
+        yield root
+    finally:
+        subprocess.run(["umount", "-l", str(root)], check=False)
+
+
+def move_media(settings, root: Path) -> None:
+    """Point MEDIA_ROOT at `root`; the registered classifier versions stay readable there."""
+    models = Path(settings.MEDIA_ROOT) / "models"
+    models.mkdir(parents=True, exist_ok=True)
+    (root / "models").symlink_to(models)
+    settings.MEDIA_ROOT = root
+
+
+def remount(root: Path, mode: str) -> None:
+    """Make the tmpfs read-only ("ro") or writable again ("rw")."""
+    subprocess.run(["mount", "-o", f"remount,{mode}", str(root)], check=True)
+
+
+def fill(root: Path) -> None:
+    """Fill the tmpfs to the last byte."""
+    for name, block in (("filler", 65536), ("filler-small", 512), ("filler-tiny", 1)):
+        with contextlib.suppress(OSError):
+            fd = os.open(root / name, os.O_WRONLY | os.O_CREAT)
+            try:
+                while os.write(fd, b"\0" * block):
+                    pass
+            except OSError:
+                pass
+            finally:
+                os.close(fd)
+
+
+from tests.detection.analysis_fixtures import classifier, face_jpeg  # noqa: E402, F401  (fixtures)
