@@ -90,7 +90,8 @@ def queue_length(name: str) -> int | None:
     from celery import current_app
 
     try:
-        with current_app.connection_for_read() as conn:
+        with current_app.connection_for_read(connect_timeout=2) as conn:
+            conn.ensure_connection(max_retries=1)  # an unreachable broker answers at once, not after retries
             return int(conn.default_channel.queue_declare(queue=name, passive=True).message_count)
     except Exception as exc:  # an undeclared queue is empty; an unreachable broker answers None
         if isinstance(exc, BROKER_ERRORS):

@@ -1,148 +1,44 @@
-"""Fault injection: a Redis and a PostgreSQL of the test's own on spare loopback ports, stopped and
-restarted by pid, a media folder on a small tmpfs that can be filled or made read-only, and real
-worker and web processes pointed at them. Each piece skips cleanly where its binary (or the right
-to mount) is missing.
+"""Fault injection: a Redis and a PostgreSQL of the test's own on spare loopback ports (see
+tests/faults/servers.py), a media folder on a small tmpfs that can be filled or made read-only, and
+real worker and web processes pointed at them. Each piece skips cleanly where its binary (or the
+right to mount) is missing.
 """
 
 from __future__ import annotations
 
 import contextlib
-import glob
 import os
-import pwd
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import REPO, WorkerProcess
-from tests.servers import free_port
+from tests.faults.servers import PostgresServer, RedisServer, Unavailable, wait_until
 
 
 def wait_for(check: Callable[[], object], *, timeout: float, what: str, step: float = 0.1):
-    """Poll `check` until it returns something truthy; fail with `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(step)
+    """`wait_until`, failing the test on timeout."""
+    try:
+        return wait_until(check, timeout=timeout, what=what, step=step)
+    except TimeoutError as exc:
+        pytest.fail(str(exc))
 
 
-def _listening(port: int) -> bool:
-    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
-        return True
-    return False
-
-
-class RedisServer:
-    """`redis-server` on a spare port, without persistence (a restart comes back empty, like a
-    crashed Redis without AOF)."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.binary = shutil.which("redis-server")
-        if self.binary is None:
-            pytest.skip("redis-server is not installed")
-        self.workdir = workdir
-        self.port = free_port()
-        self.proc: subprocess.Popen | None = None
-
-    def url(self, db: int = 0) -> str:
-        return f"redis://127.0.0.1:{self.port}/{db}"
-
-    def start(self) -> RedisServer:
-        cmd = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-               "--dir", str(self.workdir)]  # fmt: skip
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_for(lambda: _listening(self.port), timeout=10, what=f"redis on {self.port}")
-        return self
-
-    def stop(self) -> None:
-        """Take Redis down (SIGKILL by pid: nothing is flushed, clients see refused connections)."""
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(timeout=10)
-
-    def restart(self) -> None:
-        self.stop()
-        self.start()
-
-
-class PostgresServer:
-    """A throwaway PostgreSQL cluster (initdb) on a spare port, run as the `postgres` user when the
-    tests run as root, stopped (fast shutdown) and started again by pid."""
-
-    def __init__(self, workdir: Path) -> None:
-        bins = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(Path(p).parent.name))
-        self.bin = Path(bins[-1]) if bins else None
-        if self.bin is None and shutil.which("initdb"):
-            self.bin = Path(shutil.which("initdb")).parent
-        if self.bin is None:
-            pytest.skip("PostgreSQL binaries (initdb, postgres) are not installed")
-        self.user = None
-        if os.geteuid() == 0:
-            try:
-                self.user = pwd.getpwnam("postgres")
-            except KeyError:
-                pytest.skip("running as root without a postgres user to run PostgreSQL as")
-        self.data = workdir / "pgdata"
-        self.port = free_port()
-        self.proc: subprocess.Popen | None = None
-        self.log = workdir / "postgres.log"
-
-    def _run_as(self) -> dict:
-        return {"user": self.user.pw_uid, "group": self.user.pw_gid} if self.user else {}
-
-    def init(self) -> PostgresServer:
-        self.data.mkdir(parents=True)
-        if self.user:
-            os.chown(self.data.parent, self.user.pw_uid, self.user.pw_gid)
-            os.chown(self.data, self.user.pw_uid, self.user.pw_gid)
-        subprocess.run([str(self.bin / "initdb"), "-D", str(self.data), "-U", "postgres", "-A", "trust", "-E", "UTF8"],
-                       check=True, capture_output=True, **self._run_as())  # fmt: skip
-        return self
-
-    def start(self) -> PostgresServer:
-        cmd = [str(self.bin / "postgres"), "-D", str(self.data), "-p", str(self.port), "-k", str(self.data),
-               "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "full_page_writes=off",
-               "-c", "synchronous_commit=off", "-c", "max_connections=60"]  # fmt: skip
-        log = self.log.open("ab")
-        self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, **self._run_as())
-        wait_for(self.ready, timeout=30, what=f"PostgreSQL on {self.port}", step=0.05)
-        return self
-
-    def ready(self) -> bool:
-        if self.proc is not None and self.proc.poll() is not None:
-            pytest.fail(f"PostgreSQL exited:\n{self.log.read_text()[-2000:]}")
-        result = subprocess.run([str(self.bin / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port), "-q"])
-        return result.returncode == 0
-
-    def stop(self) -> None:
-        """Fast shutdown (SIGINT by pid): clients are disconnected, new connections refused."""
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            self.proc.wait(timeout=30)
-
-    def url(self, name: str) -> str:
-        return f"postgres://postgres@127.0.0.1:{self.port}/{name}"
-
-    def createdb(self, name: str) -> None:
-        subprocess.run([str(self.bin / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", name],
-                       check=True, capture_output=True)  # fmt: skip
+def _server(make: Callable[[], object]):
+    try:
+        return make()
+    except Unavailable as exc:
+        pytest.skip(str(exc))
 
 
 @pytest.fixture
 def own_redis(tmp_path) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path).start()
+    server = _server(lambda: RedisServer(tmp_path)).start()
     yield server
     server.stop()
 
@@ -209,7 +105,7 @@ def own_postgres() -> Iterator[tuple[PostgresServer, str]]:
     """A migrated database on a PostgreSQL of the tests' own, with an API token; yields (server, token)."""
     workdir = Path(tempfile.mkdtemp(prefix="maskportal-pg-"))
     os.chmod(workdir, 0o755)
-    server = PostgresServer(workdir).init().start()
+    server = _server(lambda: PostgresServer(workdir)).init().start()
     try:
         server.createdb("faults")
         env = {**_plain_env(workdir), "DATABASE_URL": server.url("faults")}
