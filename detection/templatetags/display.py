@@ -24,6 +24,7 @@ STATUS_COLOURS = {
     "pending": "info",
     "running": "primary",
     "succeeded": "success",
+    "partial": "warning",
     "done": "success",
     "active": "success",
     "accepted": "success",
@@ -34,7 +35,7 @@ STATUS_COLOURS = {
     "retired": "secondary",
 }
 #: Words for states whose value is not already the word a user reads.
-STATUS_WORDS = {"done": "Done", "pending": "Pending"}
+STATUS_WORDS = {"done": "Done", "pending": "Pending", "partial": "Finished with failures"}
 TIME_FORMAT = "%Y-%m-%d %H:%M"
 
 
