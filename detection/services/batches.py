@@ -62,7 +62,7 @@ ACTIVE = (BatchJob.Status.QUEUED, BatchJob.Status.RUNNING)
 
 
 def stall_seconds() -> int:
-    return int(getattr(settings, "BATCH_STALL_SECONDS", 10))
+    return int(getattr(settings, "BATCH_STALL_SECONDS", 5))
 
 
 def heartbeat(batch_id: int) -> None:

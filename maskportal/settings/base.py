@@ -290,8 +290,8 @@ CELERY_TASK_ROUTES = {
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 #: A batch chunk that started and shows no progress for this long is resumed (its worker died).
-#: A running chunk reports at least every half second plus one image, so a few seconds suffice.
-BATCH_STALL_SECONDS = env.int("BATCH_STALL_SECONDS", default=10)
+#: A running chunk beats every second from a side thread, so a few seconds suffice.
+BATCH_STALL_SECONDS = env.int("BATCH_STALL_SECONDS", default=5)
 
 # --- REST framework -------------------------------------------------------------------
 REST_FRAMEWORK = {
