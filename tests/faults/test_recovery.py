@@ -75,9 +75,10 @@ def test_a_database_blip_in_a_chunk_is_retried_by_the_task(classifier, face_jpeg
     real_save = batches._save
     batches._save = cut_the_connection  # the fault is real (the server ends the session); only its moment is chosen
     try:
-        run_batch_chunk.apply(args=[batch.pk, ids], throw=True)
+        result = run_batch_chunk.apply(args=[batch.pk, ids])  # retries run here, one after the other
     finally:
         batches._save = real_save
+    assert result.successful(), result.traceback
     batch.refresh_from_db()
     assert blips and (batch.status, batch.done, batch.failed) == ("succeeded", 3, 0)
     assert DetectionLog.objects.filter(batch=batch).count() == 3
