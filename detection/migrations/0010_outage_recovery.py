@@ -31,7 +31,7 @@ def sweep_every_minute(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('detection', '0007_platform_settings_name'),
+        ('detection', '0009_camera_watch_permission'),
         ('django_celery_beat', '0019_alter_periodictasks_options'),
     ]
 
