@@ -33,7 +33,7 @@ def test_database_down_answers_503_at_once_and_recovers_at_once(own_postgres, tm
         return response.status_code, time.monotonic() - started, response
 
     try:
-        assert get()[0] == 200
+        wait_for(lambda: get()[0] == 200, timeout=120, what=f"the web process to serve\n{log.read_text()[-2000:]}")
         server.stop()
         for _ in range(3):
             status, seconds, response = get()
