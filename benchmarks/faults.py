@@ -75,7 +75,8 @@ class Platform:
         self.headers = {"Authorization": f"Token {out.stdout.decode().split()[-1]}", "Accept": "application/json"}
         self.web, port, self.web_log = start_server(db_name="faults", var_dir=self.var, env=self.env)
         self.base = f"http://127.0.0.1:{port}"
-        wait_until(lambda: self.call("GET", "/api/v1/detections/")["status"] == 200, timeout=180, what="the web process")
+        serving = lambda: self.call("GET", "/api/v1/detections/")["status"] == 200  # noqa: E731
+        wait_until(serving, timeout=180, what="the web process")
         self.beat = self.celery("beat", "--schedule", str(workdir / "beat-schedule"))
         self.worker = self.start_worker()
 
