@@ -20,7 +20,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from maskportal import realtime
-from maskportal.outages import BROKER_ERRORS
+from maskportal.outages import broker_errors
 
 from .authentication import current_generation
 from .services import active_user
@@ -94,7 +94,7 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
             for group in [realtime.sockets_group(self.access.user_id), *await self.groups_for()]:
                 await self.channel_layer.group_add(group, self.channel_name)
                 self.joined.append(group)
-        except BROKER_ERRORS:
+        except broker_errors():
             if self.needs_groups:
                 await self.refuse_unavailable()
                 return
@@ -117,7 +117,7 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
         for group in getattr(self, "joined", []):
             try:
                 await self.channel_layer.group_discard(group, self.channel_name)
-            except BROKER_ERRORS:  # the layer forgets the channel on its own (group expiry)
+            except broker_errors():  # the layer forgets the channel on its own (group expiry)
                 break
 
     async def close(self, code=None, reason=None) -> None:

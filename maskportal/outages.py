@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import errno
 import logging
+import sys
 from collections.abc import Callable
 
 import kombu.exceptions
-import redis.exceptions
 from django.db import InterfaceError as DatabaseInterfaceError
 from django.db import OperationalError as DatabaseOperationalError
 from django.db import transaction
@@ -23,18 +23,30 @@ from django.template.loader import render_to_string
 
 logger = logging.getLogger(__name__)
 
-#: Errors of an unreachable broker or cache (Redis down, restarting, refusing connections).
-BROKER_ERRORS: tuple[type[BaseException], ...] = (
-    kombu.exceptions.OperationalError,
-    redis.exceptions.ConnectionError,
-    redis.exceptions.TimeoutError,
-    ConnectionError,
-    TimeoutError,
-)
 #: Errors of an unreachable database (down, restarting, timed out).
 DATABASE_ERRORS: tuple[type[BaseException], ...] = (DatabaseOperationalError, DatabaseInterfaceError)
-#: Errors worth retrying a task for: they go away when the back end comes back.
-TRANSIENT_ERRORS = BROKER_ERRORS + DATABASE_ERRORS
+
+
+def broker_errors() -> tuple[type[BaseException], ...]:
+    """Errors of an unreachable broker or cache (Redis down, restarting, refusing connections).
+
+    Redis's own errors are included once the redis client is loaded (before that none can be
+    raised), so a process on the embedded back ends does not pay for importing it. Use it in an
+    `except` clause, where it is evaluated only when an exception is being matched.
+    """
+    loaded = sys.modules.get("redis.exceptions")
+    redis_errors = (loaded.ConnectionError, loaded.TimeoutError) if loaded else ()
+    return (kombu.exceptions.OperationalError, ConnectionError, TimeoutError, *redis_errors)
+
+
+def transient_errors() -> tuple[type[BaseException], ...]:
+    """Errors worth retrying a task for (they go away when the back end comes back); for the task
+    decorators of worker processes, which talk to Redis anyway."""
+    import redis.exceptions  # noqa: F401  (loaded: broker_errors() includes its errors)
+
+    return broker_errors() + DATABASE_ERRORS
+
+
 #: Seconds a client is asked to wait before trying again.
 RETRY_AFTER_S = 10
 #: Errno values of a storage that cannot be written at all (full, read-only, no permission).
@@ -70,7 +82,7 @@ def send(publish: Callable[[], object], what: str) -> bool:
     stays queued and a recovery sweep sends it later) instead of failing committed work."""
     try:
         publish()
-    except BROKER_ERRORS as exc:
+    except broker_errors() as exc:
         logger.warning("could not queue %s (%s): the recovery sweep will queue it when the broker is back", what, exc)
         return False
     return True
@@ -94,7 +106,7 @@ def queue_length(name: str) -> int | None:
             conn.ensure_connection(max_retries=1)  # an unreachable broker answers at once, not after retries
             return int(conn.default_channel.queue_declare(queue=name, passive=True).message_count)
     except Exception as exc:  # an undeclared queue is empty; an unreachable broker answers None
-        if isinstance(exc, BROKER_ERRORS):
+        if isinstance(exc, broker_errors()):
             return None
         return 0
 
@@ -124,7 +136,7 @@ class ServiceUnavailableMiddleware:
         if isinstance(exception, DATABASE_ERRORS):
             logger.error("database unavailable during %s %s: %s", request.method, request.path, exception)
             return unavailable_response(request, "The database is unavailable; nothing was changed. Try again shortly.")
-        if isinstance(exception, BROKER_ERRORS):
+        if isinstance(exception, broker_errors()):
             logger.error("Redis unavailable during %s %s: %s", request.method, request.path, exception)
             return unavailable_response(
                 request, "The task queue (Redis) is unavailable; nothing was changed. Try again shortly."

@@ -25,7 +25,7 @@ from typing import Any
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
 
-from maskportal.outages import BROKER_ERRORS
+from maskportal.outages import broker_errors
 
 logger = logging.getLogger(__name__)
 
@@ -154,7 +154,7 @@ class _Publisher:
             group, msg, event_type = await self.queue.get()
             try:
                 await get_channel_layer().group_send(group, {"type": event_type, "message": msg})
-            except BROKER_ERRORS as exc:
+            except broker_errors() as exc:
                 logger.warning("realtime layer unavailable: %s message to %s dropped (%s)", msg.get("type"), group, exc)
             except Exception:
                 logger.exception("could not publish %s message to %s", msg.get("type"), group)
@@ -208,7 +208,7 @@ async def apublish(group: str, msg: dict[str, Any]) -> None:
     down) is dropped with a warning: live pages only care about the present."""
     try:
         await get_channel_layer().group_send(group, {"type": EVENT_TYPE, "message": msg})
-    except BROKER_ERRORS as exc:
+    except broker_errors() as exc:
         logger.warning("realtime layer unavailable: %s message to %s dropped (%s)", msg.get("type"), group, exc)
 
 

@@ -43,7 +43,7 @@ from detection.services.analysis import analyse, files_rolled_back, log_recorded
 from detection.services.uploads import UploadItem
 from maskportal import realtime
 from maskportal.enqueue import enqueue as enqueue_task
-from maskportal.outages import BROKER_ERRORS, DATABASE_ERRORS, queue_length, send, storage_error
+from maskportal.outages import DATABASE_ERRORS, broker_errors, queue_length, send, storage_error
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ def heartbeat(batch_id: int) -> None:
     """Say a chunk of the batch is alive; a lost beat (cache down) only ages the heartbeat."""
     try:
         cache.set(HEARTBEAT_KEY.format(batch_id), time.time(), timeout=max(stall_seconds(), 1))
-    except BROKER_ERRORS as exc:
+    except broker_errors() as exc:
         logger.warning("batch %s: heartbeat not written (%s)", batch_id, exc)
 
 
@@ -77,7 +77,7 @@ def has_heartbeat(batch_id: int) -> bool | None:
     """Whether a chunk of the batch beat recently; None when the cache cannot say."""
     try:
         return cache.get(HEARTBEAT_KEY.format(batch_id)) is not None
-    except BROKER_ERRORS:
+    except broker_errors():
         return None
 
 

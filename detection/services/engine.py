@@ -21,7 +21,7 @@ from django.core.cache import cache
 
 from detection.engine.gallery import Gallery
 from detection.engine.pipeline import Pipeline, PipelineConfig, get_pipeline
-from maskportal.outages import BROKER_ERRORS
+from maskportal.outages import broker_errors
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ def bump(key: str) -> int:
     cache is unreachable; the next successful version check announces it)."""
     try:
         return _incr(key)
-    except BROKER_ERRORS as exc:
+    except broker_errors() as exc:
         logger.warning("cache unreachable: the change of %s is announced when it is back (%s)", key, exc)
         with _state_lock:
             _unannounced.add(key)
@@ -90,7 +90,7 @@ def current_versions() -> tuple[int, int] | None:
             _incr(key)
             _unannounced.discard(key)
         values = cache.get_many([GALLERY_VERSION_KEY, MODEL_VERSION_KEY])
-    except BROKER_ERRORS as exc:
+    except broker_errors() as exc:
         logger.warning("cache unreachable: analysing with the last known model and gallery (%s)", exc)
         return None
     return int(values.get(GALLERY_VERSION_KEY, 0)), int(values.get(MODEL_VERSION_KEY, 0))

@@ -7,7 +7,7 @@ from celery.signals import worker_ready
 from django.db import close_old_connections
 
 from detection.services import batches, registry_import
-from maskportal.outages import DATABASE_ERRORS, TRANSIENT_ERRORS, send
+from maskportal.outages import DATABASE_ERRORS, send, transient_errors
 
 #: A chunk of 16 images takes seconds; far less than the broker's visibility timeout.
 CHUNK_TIME_LIMIT_S = 600
@@ -19,7 +19,7 @@ CHUNK_TIME_LIMIT_S = 600
     reject_on_worker_lost=True,
     time_limit=CHUNK_TIME_LIMIT_S,
     # a database blip or Redis restarting: run the chunk again shortly (done items are skipped)
-    autoretry_for=TRANSIENT_ERRORS,
+    autoretry_for=transient_errors(),
     retry_backoff=1,
     retry_backoff_max=8,
     retry_jitter=False,
