@@ -10,6 +10,7 @@ what a design choice gave, one sentence each).
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -53,10 +54,12 @@ def write_report(
     report = {
         "name": name,
         "title": title,
-        "command": command or " ".join([".venv/bin/python", *sys.argv]),
+        "command": _portable(command or " ".join([".venv/bin/python", *sys.argv])),
         "commit": current_commit(),
         "date": datetime.now(UTC).strftime("%Y-%m-%d"),
         "cpu": cpu_info(),
+        # Other work on the machine slows every timing: the 1-minute load average when the report was written.
+        "load_average": round(os.getloadavg()[0], 1),
         "targets": targets or {},
         "figures": figures,
         "notes": notes or [],
@@ -64,6 +67,14 @@ def write_report(
     path = REPORTS / f"{name}.json"
     path.write_text(json.dumps(report, indent=2, sort_keys=False) + "\n")
     return path
+
+
+def _portable(command: str) -> str:
+    """The command as anyone runs it from the repository root: the checkout's own path and the
+    datasets folder beside it written relatively."""
+    shared = str((REPO.parent / "shared").resolve())
+    command = command.replace(shared + "/", "../shared/").replace(shared + " ", "../shared ")
+    return command.replace(str(REPO) + "/", "").replace(str(REPO.parent) + "/", "../")
 
 
 def _rows(figures: dict[str, Any], prefix: str = "") -> list[tuple[str, str]]:
@@ -93,6 +104,7 @@ def render(reports: list[dict[str, Any]]) -> str:
         "",
     ]
     for report in sorted(reports, key=lambda r: r["title"]):
+        report["command"] = _portable(report["command"])
         cpu = report["cpu"]
         out += [
             f"## {report['title']}",
@@ -100,7 +112,8 @@ def render(reports: list[dict[str, Any]]) -> str:
             f"- Command: `{report['command']}`",
             f"- CPU: {cpu['model']}, {cpu['cores']} cores"
             + (f" ({', '.join(cpu['flags'])})" if cpu.get("flags") else ""),
-            f"- Commit {report['commit']}, {report['date']}",
+            f"- Commit {report['commit']}, {report['date']}"
+            + (f", load average {report['load_average']}" if report.get("load_average") is not None else ""),
             "",
         ]
         targets = report.get("targets") or {}
