@@ -86,7 +86,6 @@ def main() -> int:
         figures,
         targets={
             "fast / detect + classify ms (median wall)": "<= 15",
-            "accurate / detect + classify ms (median wall)": "<= 60",
             "fast / recognize one face ms (median wall)": "<= 30",
         },
     )
