@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from training.ml.export import TFLiteClassifier, sha256_of
-from training.ml.train import EXTRA_DEV_REPEAT, REFIT_EPOCHS, TrainingCancelled, train_classifier
+from training.ml.train import EXTRA_DEV_REPEAT, REFIT_EPOCHS, TrainingCancelled, TrainOptions, train_classifier
 
 SIZE = 32
 FAST = {"imagenet": False, "head_epochs": 1, "batch_size": 8, "architecture": "tiny"}
@@ -51,16 +52,8 @@ def trained(tiny_data, tiny_dev, tmp_path_factory):
     """The one full training run of this module (with street faces and the dev-set evaluation)."""
     out = tmp_path_factory.mktemp("out")
     events = []
-    result = train_classifier(
-        tiny_data,
-        out,
-        epochs=1,
-        input_size=SIZE,
-        on_epoch=lambda e, logs: events.append((e, logs)),
-        dev_dir=tiny_dev,
-        extra_dev_half=tiny_dev,
-        **FAST,
-    )
+    options = TrainOptions(epochs=1, input_size=SIZE, dev_dir=tiny_dev, extra_dev_half=tiny_dev, **FAST)
+    result = train_classifier(tiny_data, out, options, on_epoch=lambda e, logs: events.append((e, logs)))
     return result, events
 
 
@@ -110,13 +103,15 @@ def test_card_names_the_file_hash(trained):
 
 def test_cancel_writes_nothing(tiny_data, tmp_path):
     with pytest.raises(TrainingCancelled):
-        train_classifier(tiny_data, tmp_path / "out", epochs=1, input_size=SIZE, should_stop=lambda: True, **FAST)
+        options = TrainOptions(epochs=1, input_size=SIZE, **FAST)
+        train_classifier(tiny_data, tmp_path / "out", options, should_stop=lambda: True)
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 
 def test_continue_from_an_earlier_model(trained, tiny_data, tmp_path):
     result, _ = trained
-    again = train_classifier(tiny_data, tmp_path, epochs=1, input_size=SIZE, initial_model=result.keras_path, **FAST)
+    options = TrainOptions(epochs=1, input_size=SIZE, initial_model=result.keras_path, **FAST)
+    again = train_classifier(tiny_data, tmp_path, options)
     assert again.model_path.exists() and "fine-tuned from" in again.card.read_text()
     with pytest.raises(ValueError, match="takes 32 px crops"):
-        train_classifier(tiny_data, tmp_path, epochs=1, input_size=64, initial_model=result.keras_path, **FAST)
+        train_classifier(tiny_data, tmp_path, replace(options, input_size=64))

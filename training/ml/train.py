@@ -1,9 +1,9 @@
 """Train the mask classifier: ImageNet MobileNetV2, head first, then the top blocks; export TFLite.
 
-``train_classifier`` is the one entry point: the ``train_mask_model`` command and the training
-jobs (Celery) both call it. It reports each epoch through ``on_epoch`` and polls
-``should_stop`` after every batch, so a job can show progress and be cancelled; a cancelled run
-raises ``TrainingCancelled`` and writes nothing.
+``train_classifier`` is the one entry point, its choices in one ``TrainOptions``: the
+``train_mask_model`` command and the training jobs (Celery) both call it. It reports each epoch
+through ``on_epoch`` and polls ``should_stop`` after every batch, so a job can show progress and
+be cancelled; a cancelled run raises ``TrainingCancelled`` and writes nothing.
 
 Run it without Django: ``python -m training.ml.train --data DIR --out DIR``.
 """
@@ -118,25 +118,37 @@ def _backbone_of(model):
     return next(layer for layer in model.layers if isinstance(layer, keras.Model))
 
 
-def _hooks_callback(phase: str, offset: int, total: int, on_epoch, should_stop, history):
-    import keras
+@dataclass
+class _Progress:
+    """Where every phase reports its epochs and asks whether to stop, and the history they share."""
 
-    class Hooks(keras.callbacks.Callback):
-        cancelled = False
+    total: int  # epochs of all phases together
+    on_epoch: OnEpoch | None = None
+    should_stop: ShouldStop | None = None
+    history: list[dict] = field(default_factory=list)
 
-        def on_train_batch_end(self, batch, logs=None):
-            if should_stop is not None and should_stop():
-                self.cancelled = True
-                self.model.stop_training = True
+    def callback(self, phase: str, offset: int):
+        """A Keras callback numbering the phase's epochs from `offset` and stopping when asked."""
+        import keras
 
-        def on_epoch_end(self, epoch, logs=None):
-            entry = {k: round(float(v), 5) for k, v in (logs or {}).items()}
-            entry.update(phase=phase, epoch=offset + epoch + 1, epochs=total)
-            history.append(entry)
-            if on_epoch is not None:
-                on_epoch(offset + epoch + 1, entry)
+        progress = self
 
-    return Hooks()
+        class Hooks(keras.callbacks.Callback):
+            cancelled = False
+
+            def on_train_batch_end(self, batch, logs=None):
+                if progress.should_stop is not None and progress.should_stop():
+                    self.cancelled = True
+                    self.model.stop_training = True
+
+            def on_epoch_end(self, epoch, logs=None):
+                entry = {k: round(float(v), 5) for k, v in (logs or {}).items()}
+                entry.update(phase=phase, epoch=offset + epoch + 1, epochs=progress.total)
+                progress.history.append(entry)
+                if progress.on_epoch is not None:
+                    progress.on_epoch(offset + epoch + 1, entry)
+
+        return Hooks()
 
 
 def _class_weights(labels: np.ndarray) -> dict[int, float]:
@@ -144,29 +156,10 @@ def _class_weights(labels: np.ndarray) -> dict[int, float]:
     return {k: float(len(labels) / (2 * counts[k])) for k in (0, 1)}
 
 
-def train_classifier(
-    data: str | Path | Sequence[tuple[str | Path, str | int]],
-    out_dir: str | Path,
-    epochs: int = DEFAULT_EPOCHS,
-    input_size: int = DEFAULT_INPUT_SIZE,
-    initial_model: str | Path | None = None,
-    on_epoch: OnEpoch | None = None,
-    should_stop: ShouldStop | None = None,
-    *,
-    imagenet: bool = True,
-    head_epochs: int = HEAD_EPOCHS,
-    batch_size: int = BATCH_SIZE,
-    seed: int = SEED,
-    dev_dir: str | Path | None = None,
-    command: str | None = None,
-    verbose: int = 0,
-    architecture: str = "mobilenetv2",
-    extra_dev_half: str | Path | None = None,
-    extra_dev_repeat: int = EXTRA_DEV_REPEAT,
-) -> TrainResult:
-    """Train, evaluate and export a classifier into ``out_dir``; returns paths and metrics.
+@dataclass(frozen=True)
+class TrainOptions:
+    """How a classifier is trained; the defaults train the committed model.
 
-    ``data``: a data folder (see ``training.ml.data``) or ``(path, label)`` pairs.
     ``initial_model``: a ``.keras`` file from an earlier run to fine-tune (skips the head phase).
     ``imagenet``: start from the imported ImageNet weights when they are available.
     ``dev_dir``: a ``mask-detection-dev``-style folder to also score ground-truth face crops
@@ -176,141 +169,80 @@ def train_classifier(
     each face ``2 * extra_dev_repeat`` times.
     ``architecture``: ``"mobilenetv2"``, or ``"tiny"`` (random weights) for tests that must run
     the whole path in seconds.
+    ``command``: how the run was started, for the model card (default: this process's arguments).
+    """
+
+    epochs: int = DEFAULT_EPOCHS
+    input_size: int = DEFAULT_INPUT_SIZE
+    initial_model: str | Path | None = None
+    imagenet: bool = True
+    head_epochs: int = HEAD_EPOCHS
+    batch_size: int = BATCH_SIZE
+    seed: int = SEED
+    architecture: str = "mobilenetv2"
+    dev_dir: str | Path | None = None
+    extra_dev_half: str | Path | None = None
+    extra_dev_repeat: int = EXTRA_DEV_REPEAT
+    command: str | None = None
+    verbose: int = 0
+
+
+@dataclass
+class _Crops:
+    """The listed samples and the crops cut from them (street faces added to train when asked)."""
+
+    train: list[Sample]
+    val: list[Sample]
+    train_set: CropSet
+    val_set: CropSet
+    face_found_rate: float
+    extra_data: dict | None = None
+
+    @property
+    def listed(self) -> int:
+        return len(self.train) + len(self.val)
+
+
+def train_classifier(
+    data: str | Path | Sequence[tuple[str | Path, str | int]],
+    out_dir: str | Path,
+    options: TrainOptions = TrainOptions(),
+    *,
+    on_epoch: OnEpoch | None = None,
+    should_stop: ShouldStop | None = None,
+) -> TrainResult:
+    """Train, evaluate and export a classifier into ``out_dir``; returns paths and metrics.
+
+    ``data``: a data folder (see ``training.ml.data``) or ``(path, label)`` pairs.
     """
     import keras
-    import tensorflow as tf
-
-    from training.ml.augment import augment_dataset
-    from training.ml.card import write_card
-    from training.ml.evaluate import classification_metrics
-    from training.ml.export import TFLiteClassifier, export_tflite, sha256_of
-    from training.ml.imagenet_import import imported_backbone
 
     started = time.time()
-    if epochs < 0 or head_epochs < 0:
+    if options.epochs < 0 or options.head_epochs < 0:
         raise ValueError("epochs must be >= 0")
-    keras.utils.set_random_seed(seed)
-    samples = list_samples(data)
-    train = [s for s in samples if s.split == "train"]
-    val = [s for s in samples if s.split == "val"]
-    log.info("data: %d train, %d val images", len(train), len(val))
-    train_set = build_crops(train, input_size, with_context=True)
-    val_set = build_crops(val, input_size, with_context=False)
-    face_found_rate = float(np.concatenate([train_set.face_found, val_set.face_found]).mean())
-    extra_data = None
-    if extra_dev_half is not None:
-        train_set, extra_data = _add_street_faces(train_set, extra_dev_half, input_size, extra_dev_repeat)
-        log.info("added %s street-face crops from the even half of %s", extra_data["crops"], extra_dev_half)
+    keras.utils.set_random_seed(options.seed)
+    crops = _cut_crops(data, options)
+    refit_epochs = REFIT_EPOCHS if options.epochs else 0
+    total = (0 if options.initial_model else options.head_epochs) + options.epochs + refit_epochs
+    progress = _Progress(total, on_epoch, should_stop)
+    model, weights_source = _starting_model(crops, options, progress)
+    class_weight = _class_weights(crops.train_set.labels)
+    float_val = _fine_tune(model, crops, options, progress, class_weight) if options.epochs else None
 
-    history: list[dict] = []
-    refit_epochs = REFIT_EPOCHS if epochs else 0
-    total = (0 if initial_model else head_epochs) + epochs + refit_epochs
-    weights_source = "random"
-    if initial_model:
-        model = keras.models.load_model(initial_model)
-        if tuple(model.input_shape[1:3]) != (input_size, input_size):
-            raise ValueError(f"{initial_model} takes {model.input_shape[1]} px crops, not {input_size}")
-        weights_source = f"fine-tuned from {Path(initial_model).name}"
-    else:
-        backbone = imported_backbone(input_size) if imagenet and architecture == "mobilenetv2" else None
-        if backbone is not None:
-            weights_source = "ImageNet (imported from TFLite)"
-        model = build_model(input_size, backbone, architecture)
-        _train_head(model, train_set, val_set, head_epochs, total, batch_size, on_epoch, should_stop, history)
-
-    class_weight = _class_weights(train_set.labels)
-    if epochs:
-        backbone = _backbone_of(model)
-        backbone.trainable = True
-        trainable = False
-        for layer in backbone.layers:
-            trainable = trainable or layer.name == FINETUNE_FROM
-            # BN holds the imported (folded) scales and biases: keep them fixed
-            layer.trainable = trainable and not isinstance(layer, keras.layers.BatchNormalization)
-        model.compile(
-            optimizer=keras.optimizers.Adam(FINETUNE_LR),
-            loss="binary_crossentropy",
-            metrics=["accuracy"],
-        )
-        train_ds = (
-            tf.data.Dataset.from_tensor_slices((train_set.context, train_set.labels))
-            .shuffle(len(train_set.labels), seed=seed, reshuffle_each_iteration=True)
-            .batch(batch_size)
-        )
-        train_ds = augment_dataset(train_ds, input_size, seed).prefetch(2)
-        val_ds = tf.data.Dataset.from_tensor_slices((val_set.crops.astype(np.float32), val_set.labels)).batch(128)
-        offset = total - epochs - refit_epochs
-        hooks = _hooks_callback("finetune", offset, total, on_epoch, should_stop, history)
-        model.fit(
-            train_ds,
-            validation_data=val_ds,
-            epochs=epochs,
-            class_weight=class_weight,
-            callbacks=[
-                keras.callbacks.EarlyStopping(monitor="val_loss", patience=PATIENCE, restore_best_weights=True),
-                hooks,
-            ],
-            verbose=verbose,
-        )
-        if hooks.cancelled:
-            raise TrainingCancelled("training cancelled")
-        float_val = classification_metrics(
-            val_set.labels, model.predict(val_set.crops.astype(np.float32), batch_size=128, verbose=0)[:, 0]
-        )
-        snap_weights_to_int8_grid(model)
-        _train_head(
-            model,
-            train_set,
-            val_set,
-            refit_epochs,
-            total,
-            batch_size,
-            on_epoch,
-            should_stop,
-            history,
-            phase="refit",
-            offset=total - refit_epochs,
-            lr=FINETUNE_LR,
-        )
-    else:
-        float_val = None
-
-    keras_probs = model.predict(val_set.crops.astype(np.float32), batch_size=128, verbose=0)[:, 0]
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=out_dir, prefix=".staging-"))
     try:
-        tflite_tmp = export_tflite(model, train_set.crops, staging / f"{MODEL_NAME}.tflite", seed)
-        tflite_probs = TFLiteClassifier(tflite_tmp).predict(val_set.crops)
-        metrics = {
-            "val_keras": classification_metrics(val_set.labels, keras_probs),
-            "val_tflite": classification_metrics(val_set.labels, tflite_probs),
-            "val_keras_before_weight_snap": float_val,
-            "data": {
-                "train": _counts(train),
-                "val": _counts(val),
-                "face_found_rate": round(face_found_rate, 4),
-                "extra_dev_half": extra_data,
-            },
-        }
-        metrics["tflite_minus_keras_accuracy_points"] = round(
-            100 * (metrics["val_tflite"]["accuracy"] - metrics["val_keras"]["accuracy"]), 3
-        )
-        if dev_dir is not None:
-            from training.ml.devset import evaluate_dev_set
-
-            exported = TFLiteClassifier(tflite_tmp)
-            metrics["dev_ground_truth_crops"] = evaluate_dev_set(exported, dev_dir)
-            metrics["dev_ground_truth_crops_odd_half"] = evaluate_dev_set(exported, dev_dir, half="odd")
+        tflite_tmp, metrics = _export_and_score(model, crops, options, float_val, staging)
         keras_tmp = staging / f"{MODEL_NAME}.keras"
         model.save(keras_tmp)
         params = {
-            "input_size": input_size,
+            "input_size": options.input_size,
             "backbone": _backbone_of(model).name,
-            "epochs_finetune_max": epochs,
-            "epochs_head": 0 if initial_model else head_epochs,
-            "batch_size": batch_size,
-            "seed": seed,
+            "epochs_finetune_max": options.epochs,
+            "epochs_head": 0 if options.initial_model else options.head_epochs,
+            "batch_size": options.batch_size,
+            "seed": options.seed,
             "head_lr": HEAD_LR,
             "finetune_lr": FINETUNE_LR,
             "finetune_from": FINETUNE_FROM,
@@ -318,22 +250,11 @@ def train_classifier(
             "early_stopping": f"val_loss, patience {PATIENCE}, best weights restored",
             "class_weight": {CLASSES[k]: round(v, 4) for k, v in class_weight.items()},
             "initial_weights": weights_source,
-            "data_source": str(data) if isinstance(data, (str, Path)) else f"{len(samples)} listed images",
+            "data_source": str(data) if isinstance(data, (str, Path)) else f"{crops.listed} listed images",
             "training_seconds": round(time.time() - started, 1),
         }
-        (staging / "metrics.json").write_text(
-            json.dumps({"metrics": metrics, "params": params, "history": history}, indent=2)
-        )
-        card_tmp = write_card(
-            staging / f"{MODEL_NAME}.md",
-            sha256=sha256_of(tflite_tmp),
-            size_bytes=tflite_tmp.stat().st_size,
-            metrics=metrics,
-            params=params,
-            history=history,
-            command=command or " ".join(sys.argv),
-        )
-        for item in (tflite_tmp, keras_tmp, staging / "metrics.json", card_tmp):
+        staged = _write_reports(staging, tflite_tmp, metrics, params, progress.history, options.command)
+        for item in (tflite_tmp, keras_tmp, *staged):
             os.replace(item, out_dir / item.name)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -342,8 +263,150 @@ def train_classifier(
         metrics=metrics,
         card=out_dir / f"{MODEL_NAME}.md",
         keras_path=out_dir / f"{MODEL_NAME}.keras",
-        history=history,
+        history=progress.history,
     )
+
+
+def _cut_crops(data, options: TrainOptions) -> _Crops:
+    """List the samples by split and cut their crops (train with context for augmentation)."""
+    samples = list_samples(data)
+    train = [s for s in samples if s.split == "train"]
+    val = [s for s in samples if s.split == "val"]
+    log.info("data: %d train, %d val images", len(train), len(val))
+    train_set = build_crops(train, options.input_size, with_context=True)
+    val_set = build_crops(val, options.input_size, with_context=False)
+    face_found_rate = float(np.concatenate([train_set.face_found, val_set.face_found]).mean())
+    crops = _Crops(train, val, train_set, val_set, face_found_rate)
+    if options.extra_dev_half is not None:
+        crops.train_set, crops.extra_data = _add_street_faces(
+            train_set, options.extra_dev_half, options.input_size, options.extra_dev_repeat
+        )
+        added = crops.extra_data["crops"]
+        log.info("added %s street-face crops from the even half of %s", added, options.extra_dev_half)
+    return crops
+
+
+def _starting_model(crops: _Crops, options: TrainOptions, progress: _Progress):
+    """The model fine-tuning starts from, and where its weights came from: an earlier run's
+    Keras model, or a new one (ImageNet backbone when available) whose head is trained first."""
+    import keras
+
+    from training.ml.imagenet_import import imported_backbone
+
+    if options.initial_model:
+        model = keras.models.load_model(options.initial_model)
+        if tuple(model.input_shape[1:3]) != (options.input_size, options.input_size):
+            raise ValueError(f"{options.initial_model} takes {model.input_shape[1]} px crops, not {options.input_size}")
+        return model, f"fine-tuned from {Path(options.initial_model).name}"
+    imagenet = options.imagenet and options.architecture == "mobilenetv2"
+    backbone = imported_backbone(options.input_size) if imagenet else None
+    model = build_model(options.input_size, backbone, options.architecture)
+    _train_head(model, crops.train_set, crops.val_set, options.head_epochs, options.batch_size, progress)
+    return model, "random" if backbone is None else "ImageNet (imported from TFLite)"
+
+
+def _fine_tune(model, crops: _Crops, options: TrainOptions, progress: _Progress, class_weight) -> dict:
+    """Train the top backbone blocks, snap the weights to the int8 grid and re-fit the sigmoid
+    layer; returns the validation metrics of the float model before the snap."""
+    import keras
+    import tensorflow as tf
+
+    from training.ml.augment import augment_dataset
+    from training.ml.evaluate import classification_metrics
+
+    train_set, val_set = crops.train_set, crops.val_set
+    backbone = _backbone_of(model)
+    backbone.trainable = True
+    trainable = False
+    for layer in backbone.layers:
+        trainable = trainable or layer.name == FINETUNE_FROM
+        # BN holds the imported (folded) scales and biases: keep them fixed
+        layer.trainable = trainable and not isinstance(layer, keras.layers.BatchNormalization)
+    model.compile(optimizer=keras.optimizers.Adam(FINETUNE_LR), loss="binary_crossentropy", metrics=["accuracy"])
+    train_ds = (
+        tf.data.Dataset.from_tensor_slices((train_set.context, train_set.labels))
+        .shuffle(len(train_set.labels), seed=options.seed, reshuffle_each_iteration=True)
+        .batch(options.batch_size)
+    )
+    train_ds = augment_dataset(train_ds, options.input_size, options.seed).prefetch(2)
+    val_ds = tf.data.Dataset.from_tensor_slices((val_set.crops.astype(np.float32), val_set.labels)).batch(128)
+    hooks = progress.callback("finetune", progress.total - options.epochs - REFIT_EPOCHS)
+    model.fit(
+        train_ds,
+        validation_data=val_ds,
+        epochs=options.epochs,
+        class_weight=class_weight,
+        callbacks=[
+            keras.callbacks.EarlyStopping(monitor="val_loss", patience=PATIENCE, restore_best_weights=True),
+            hooks,
+        ],
+        verbose=options.verbose,
+    )
+    if hooks.cancelled:
+        raise TrainingCancelled("training cancelled")
+    float_val = classification_metrics(
+        val_set.labels, model.predict(val_set.crops.astype(np.float32), batch_size=128, verbose=0)[:, 0]
+    )
+    snap_weights_to_int8_grid(model)
+    _train_head(
+        model, train_set, val_set, REFIT_EPOCHS, options.batch_size, progress,
+        phase="refit", offset=progress.total - REFIT_EPOCHS, lr=FINETUNE_LR,
+    )  # fmt: skip
+    return float_val
+
+
+def _export_and_score(model, crops: _Crops, options: TrainOptions, float_val: dict | None, staging: Path):
+    """Export the TFLite model into `staging` and score it and the Keras model; returns the
+    exported file and the metrics."""
+    from training.ml.evaluate import classification_metrics
+    from training.ml.export import TFLiteClassifier, export_tflite
+
+    val_set = crops.val_set
+    keras_probs = model.predict(val_set.crops.astype(np.float32), batch_size=128, verbose=0)[:, 0]
+    tflite_tmp = export_tflite(model, crops.train_set.crops, staging / f"{MODEL_NAME}.tflite", options.seed)
+    tflite_probs = TFLiteClassifier(tflite_tmp).predict(val_set.crops)
+    metrics = {
+        "val_keras": classification_metrics(val_set.labels, keras_probs),
+        "val_tflite": classification_metrics(val_set.labels, tflite_probs),
+        "val_keras_before_weight_snap": float_val,
+        "data": {
+            "train": _counts(crops.train),
+            "val": _counts(crops.val),
+            "face_found_rate": round(crops.face_found_rate, 4),
+            "extra_dev_half": crops.extra_data,
+        },
+    }
+    metrics["tflite_minus_keras_accuracy_points"] = round(
+        100 * (metrics["val_tflite"]["accuracy"] - metrics["val_keras"]["accuracy"]), 3
+    )
+    if options.dev_dir is not None:
+        from training.ml.devset import evaluate_dev_set
+
+        exported = TFLiteClassifier(tflite_tmp)
+        metrics["dev_ground_truth_crops"] = evaluate_dev_set(exported, options.dev_dir)
+        metrics["dev_ground_truth_crops_odd_half"] = evaluate_dev_set(exported, options.dev_dir, half="odd")
+    return tflite_tmp, metrics
+
+
+def _write_reports(
+    staging: Path, tflite: Path, metrics: dict, params: dict, history: list[dict], command: str | None
+) -> tuple[Path, Path]:
+    """metrics.json and the model card beside the exported model, in `staging`."""
+    from training.ml.card import write_card
+    from training.ml.export import sha256_of
+
+    figures = staging / "metrics.json"
+    figures.write_text(json.dumps({"metrics": metrics, "params": params, "history": history}, indent=2))
+    card = write_card(
+        staging / f"{MODEL_NAME}.md",
+        sha256=sha256_of(tflite),
+        size_bytes=tflite.stat().st_size,
+        metrics=metrics,
+        params=params,
+        history=history,
+        command=command or " ".join(sys.argv),
+    )
+    return figures, card
 
 
 def snap_weights_to_int8_grid(model) -> None:
@@ -408,27 +471,16 @@ def _counts(samples: list[Sample]) -> dict[str, int]:
 
 
 def _train_head(
-    model,
-    train_set,
-    val_set,
-    head_epochs,
-    total,
-    batch_size,
-    on_epoch,
-    should_stop,
-    history,
-    *,
-    phase="head",
-    offset=0,
-    lr=HEAD_LR,
-):
+    model, train_set: CropSet, val_set: CropSet, epochs: int, batch_size: int, progress: _Progress,
+    *, phase: str = "head", offset: int = 0, lr: float = HEAD_LR,
+) -> None:  # fmt: skip
     """Fit the sigmoid layer on pooled features of the frozen backbone, computed once.
 
     Running the frozen backbone once instead of every epoch makes this phase take seconds.
     """
     import keras
 
-    if head_epochs == 0:
+    if epochs == 0:
         return
     pooled = keras.Model(model.input, model.get_layer("pool").output)
     train_x = pooled.predict(train_set.crops.astype(np.float32), batch_size=128, verbose=0)
@@ -438,12 +490,12 @@ def _train_head(
     dense = model.get_layer("with_mask")
     head = keras.Model(features, dense(x))
     head.compile(optimizer=keras.optimizers.Adam(lr), loss="binary_crossentropy", metrics=["accuracy"])
-    hooks = _hooks_callback(phase, offset, total, on_epoch, should_stop, history)
+    hooks = progress.callback(phase, offset)
     head.fit(
         train_x,
         train_set.labels,
         validation_data=(val_x, val_set.labels),
-        epochs=head_epochs,
+        epochs=epochs,
         batch_size=batch_size,
         class_weight=_class_weights(train_set.labels),
         callbacks=[hooks],
@@ -466,9 +518,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--extra-dev-repeat", type=int, default=EXTRA_DEV_REPEAT)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
-    result = train_classifier(
-        args.data,
-        args.out,
+    options = TrainOptions(
         epochs=args.epochs,
         input_size=args.input_size,
         initial_model=args.initial_model,
@@ -478,7 +528,9 @@ def main(argv: list[str] | None = None) -> int:
         extra_dev_repeat=args.extra_dev_repeat,
         command="python -m training.ml.train " + " ".join(argv or sys.argv[1:]),
         verbose=1,
-        on_epoch=lambda e, logs: print(f"epoch {e}: {logs}", flush=True),
+    )
+    result = train_classifier(
+        args.data, args.out, options, on_epoch=lambda e, logs: print(f"epoch {e}: {logs}", flush=True)
     )
     print(json.dumps({"model": str(result.model_path), "val": result.metrics["val_tflite"]}, indent=1))
     return 0

@@ -41,7 +41,7 @@ RUN_JOB_TASK = "training.tasks.run_training_job"
 HEARTBEAT_S = 5.0
 #: A running job whose heartbeat is older than this is considered lost.
 STALE_AFTER_S = float(getattr(settings, "TRAINING_HEARTBEAT_TIMEOUT_S", 60))
-#: Keyword arguments of `train_classifier` a job may set through `TrainingJob.options`.
+#: Fields of `training.ml.train.TrainOptions` a job may set through `TrainingJob.options`.
 ALLOWED_OPTIONS = {"head_epochs": int, "batch_size": int, "imagenet": bool, "seed": int, "architecture": str}
 INPUT_SIZES = (32, 64, 96, 128, 160, 192, 224)
 MAX_EPOCHS = 100
@@ -322,7 +322,7 @@ def _write_manifest(job: TrainingJob) -> Path:
 
 def run_job(job_id: int, worker: str = "") -> TrainingJob | None:
     """Train, register the candidate and put it through the gate; every outcome lands on the row."""
-    from training.ml.train import DEFAULT_INPUT_SIZE, TrainingCancelled, train_classifier
+    from training.ml.train import DEFAULT_INPUT_SIZE, TrainingCancelled, TrainOptions, train_classifier
 
     job = TrainingJob.objects.filter(pk=job_id).first()
     if job is None:
@@ -367,16 +367,12 @@ def run_job(job_id: int, worker: str = "") -> TrainingJob | None:
                 f"{k} {v:.4f}" for k, v in entry.items() if k not in ("epoch", "epochs", "phase")))  # fmt: skip
             _publish(job)
 
+        options = TrainOptions(
+            epochs=job.epochs, input_size=input_size, initial_model=initial,
+            command=f"training job {job.pk} (MaskPortal)", **job.options,
+        )  # fmt: skip
         result = train_classifier(
-            _write_manifest(job),
-            work_dir(job) / "out",
-            epochs=job.epochs,
-            input_size=input_size,
-            initial_model=initial,
-            on_epoch=on_epoch,
-            should_stop=CancelPoller(job.pk),
-            command=f"training job {job.pk} (MaskPortal)",
-            **job.options,
+            _write_manifest(job), work_dir(job) / "out", options, on_epoch=on_epoch, should_stop=CancelPoller(job.pk)
         )
         candidate = registry.register_version(
             result.model_path,

@@ -34,7 +34,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options):
-        from training.ml.train import train_classifier
+        from training.ml.train import TrainOptions, train_classifier
 
         if options["epochs"] < 0:
             raise CommandError("--epochs must be >= 0")
@@ -46,19 +46,17 @@ class Command(BaseCommand):
             self.stdout.write(f"epoch {epoch}/{logs['epochs']} ({logs['phase']}): {figures}")
 
         try:
-            result = train_classifier(
-                options["data"],
-                options["out"],
+            choices = TrainOptions(
                 epochs=options["epochs"],
                 input_size=options["input_size"],
                 initial_model=options["initial_model"],
-                on_epoch=on_epoch,
                 dev_dir=options["dev_dir"],
                 imagenet=not options["no_imagenet"],
                 extra_dev_half=options["extra_dev_half"],
                 command="python manage.py train_mask_model " + " ".join(sys.argv[2:]),
                 verbose=1 if options["verbosity"] >= 1 else 0,
             )
+            result = train_classifier(options["data"], options["out"], choices, on_epoch=on_epoch)
         except (DataError, ValueError) as exc:
             raise CommandError(str(exc)) from exc
         val = result.metrics["val_tflite"]
