@@ -83,8 +83,35 @@ def write_card(
 ) -> Path:
     """Render the card; the text between the benchmark markers is filled by benchmarks/."""
     path = Path(path)
-    size = params["input_size"]
     lines = [
+        *_identity_section(sha256, size_bytes, params, command),
+        *_interface_section(params["input_size"]),
+        *_training_section(params),
+        *_data_section(metrics, params),
+        *_metrics_section(metrics),
+        *_history_section(history),
+        "",
+        "## Benchmarks",
+        BENCHMARK_START,
+        "(not run yet: `python benchmarks/mask_classifier.py`)",
+        BENCHMARK_END,
+        "",
+        "## Sources and credits",
+        SOURCES,
+        "",
+        "## Limits",
+        *_limits(metrics["data"].get("extra_dev_half")),
+        "",
+    ]
+    tmp = path.with_suffix(".md.tmp")
+    tmp.write_text("\n".join(lines))
+    os.replace(tmp, path)
+    return path
+
+
+def _identity_section(sha256: str, size_bytes: int, params: dict, command: str) -> list[str]:
+    """Which file the card describes (its hash), and when, how and where it was trained."""
+    return [
         "# Mask classifier (`mask_classifier.tflite`)",
         "",
         "Binary classifier for one face crop: probability that the face wears a mask.",
@@ -94,6 +121,12 @@ def write_card(
         f"- **Training command**: `{command}`",
         f"- **Training time**: {params['training_seconds']} s on {describe_cpu()}",
         "",
+    ]
+
+
+def _interface_section(size: int) -> list[str]:
+    """The contract the engine relies on: input, output, crops and number formats."""
+    return [
         "## Interface",
         f"- Input: float32 RGB pixels in 0..255, shape (N, {size}, {size}, 3); the model rescales to",
         "  [-1, 1] itself (a Rescaling layer).",
@@ -103,30 +136,47 @@ def write_card(
         "- Weights and activations int8 (full-integer post-training quantisation calibrated on 300"
         " training crops); float32 in and out.",
         "",
+    ]
+
+
+def _training_section(params: dict) -> list[str]:
+    return [
         "## Architecture and training",
-        f"- Backbone `{params.get('backbone', 'mobilenetv2_1.00')}` at {size} px, global average pooling, dropout"
-        f" {params['dropout']}, one sigmoid unit. Initial weights: {params['initial_weights']}.",
+        f"- Backbone `{params.get('backbone', 'mobilenetv2_1.00')}` at {params['input_size']} px, global average"
+        f" pooling, dropout {params['dropout']}, one sigmoid unit. Initial weights: {params['initial_weights']}.",
         f"- Phase 1: {params['epochs_head']} epochs of the new head on frozen-backbone features"
         f" (Adam {params['head_lr']}). Phase 2: up to {params['epochs_finetune_max']} epochs"
         f" fine-tuning from `{params['finetune_from']}` to the top (Adam {params['finetune_lr']},"
         f" batch {params['batch_size']}), early stopping on {params['early_stopping']}.",
         f"- Class weights {params['class_weight']}; seed {params['seed']}.",
         "",
+    ]
+
+
+def _data_section(metrics: dict, params: dict) -> list[str]:
+    data = metrics["data"]
+    return [
         "## Data and preprocessing",
-        f"- Data: `{params['data_source']}`. Train {metrics['data']['train']}, val"
-        f" {metrics['data']['val']} (fixed manifest split, or a content-hash split for plain"
+        f"- Data: `{params['data_source']}`. Train {data['train']}, val"
+        f" {data['val']} (fixed manifest split, or a content-hash split for plain"
         " folders).",
-        *_street_faces_lines(metrics["data"].get("extra_dev_half")),
+        *_street_faces_lines(data.get("extra_dev_half")),
         f"- Faces found with the engine's detector `{TRAINING_DETECTOR}` (the most prominent face);"
-        f" where none is found the whole photo is used ({100 * (1 - metrics['data']['face_found_rate']):.1f}%"
+        f" where none is found the whole photo is used ({100 * (1 - data['face_found_rate']):.1f}%"
         " of photos). Crops exactly as the engine crops at run time.",
         f"- Augmentation (tf.data + Keras preprocessing layers): detector-like box jitter (scale"
         f" {JITTER_SCALE}, shift ±{JITTER_SHIFT} of the side, from a context crop with margin"
         f" {CONTEXT_MARGIN}), horizontal flip, rotation ±14°, zoom ±10%, brightness ±15%,"
         f" contrast ±25%, 5% grayscale, {int(100 * DOWNSCALE_PROB)}% down-scaled to"
-        f" {MIN_FACE_PX}..{size // 2} px and back (small distant faces), {int(100 * BLUR_PROB)}%"
+        f" {MIN_FACE_PX}..{params['input_size'] // 2} px and back (small distant faces), {int(100 * BLUR_PROB)}%"
         " 3x3 blur.",
         "",
+    ]
+
+
+def _metrics_section(metrics: dict) -> list[str]:
+    """The figures table (validation, and the dev set when scored) and accuracy by face height."""
+    lines = [
         "## Metrics",
         "",
         "| set | n | accuracy | with_mask P / R / F1 | without_mask P / R / F1 | ROC AUC | ECE |",
@@ -155,7 +205,11 @@ def write_card(
             + f". `mask_weared_incorrect` faces (n={part['mask_weared_incorrect']['n']}) called"
             f" with_mask: {_pct(part['mask_weared_incorrect']['share_predicted_with_mask'])}.",
         ]
-    lines += [
+    return lines
+
+
+def _history_section(history: list[dict]) -> list[str]:
+    lines = [
         "",
         "Training history (per epoch):",
         "",
@@ -168,24 +222,7 @@ def write_card(
             f"{h.get('accuracy', float('nan')):.4f} | {h.get('val_loss', float('nan')):.4f} | "
             f"{h.get('val_accuracy', float('nan')):.4f} |"
         )
-    lines += [
-        "",
-        "## Benchmarks",
-        BENCHMARK_START,
-        "(not run yet: `python benchmarks/mask_classifier.py`)",
-        BENCHMARK_END,
-        "",
-        "## Sources and credits",
-        SOURCES,
-        "",
-        "## Limits",
-        *_limits(metrics["data"].get("extra_dev_half")),
-        "",
-    ]
-    tmp = path.with_suffix(".md.tmp")
-    tmp.write_text("\n".join(lines))
-    os.replace(tmp, path)
-    return path
+    return lines
 
 
 def replace_benchmark_section(card: Path | str, text: str) -> None:
