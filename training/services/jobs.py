@@ -17,7 +17,10 @@ import logging
 import shutil
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 
 from django.conf import settings
@@ -322,8 +325,28 @@ def _write_manifest(job: TrainingJob) -> Path:
 
 def run_job(job_id: int, worker: str = "") -> TrainingJob | None:
     """Train, register the candidate and put it through the gate; every outcome lands on the row."""
-    from training.ml.train import DEFAULT_INPUT_SIZE, TrainingCancelled, TrainOptions, train_classifier
+    from training.ml.train import TrainingCancelled
 
+    job = _claim(job_id, worker)
+    if job is None:
+        return None
+    with _supervised(job):
+        try:
+            _train_and_gate(job, worker)
+            outcome, error = TrainingJob.Status.SUCCEEDED, ""
+        except TrainingCancelled:
+            outcome, error = TrainingJob.Status.CANCELLED, ""
+        except Exception:
+            logger.exception("training job %s failed", job.pk)  # the traceback: server log only
+            outcome, error = TrainingJob.Status.FAILED, UNEXPECTED_FAILURE
+    _finish(job, outcome, error=error)
+    job.refresh_from_db()
+    return job
+
+
+def _claim(job_id: int, worker: str) -> TrainingJob | None:
+    """The job, marked running on `worker`; None when it is gone, cancelled, finished, or already
+    running (a redelivered task: a job whose worker died is failed by the reaper instead)."""
     job = TrainingJob.objects.filter(pk=job_id).first()
     if job is None:
         logger.warning("training job %s no longer exists", job_id)
@@ -338,6 +361,13 @@ def run_job(job_id: int, worker: str = "") -> TrainingJob | None:
     if not started:
         return None  # cancelled (or already finished) before a worker took it
     job.refresh_from_db()
+    return job
+
+
+@contextmanager
+def _supervised(job: TrainingJob) -> Iterator[None]:
+    """While the job trains: a heartbeat, the training code's log lines in the job's log, and its
+    work folder removed afterwards (before the outcome is published)."""
     heartbeat = _Heartbeat(job.pk)
     heartbeat.start()
     handler = _JobLogHandler(job)
@@ -345,63 +375,65 @@ def run_job(job_id: int, worker: str = "") -> TrainingJob | None:
     ml_logger.addHandler(handler)
     ml_logger.setLevel(logging.INFO)
     try:
-        parent = registry.active_version()
-        input_size = job.input_size or (parent.input_size if parent else 0) or DEFAULT_INPUT_SIZE
-        initial = registry.keras_path(parent) if parent and parent.input_size == input_size else None
-        starting = f"{parent} (Keras)" if initial else "ImageNet weights"  # the header and the log say the same
-        _append_log(job, f"running on {worker or 'a worker'}: {input_size} px, {job.epochs} fine-tuning epochs, "
-                         f"starting from {starting}")  # fmt: skip
-        TrainingJob.objects.filter(pk=job.pk).update(
-            input_size=input_size, parent_version=parent, starting_weights=starting
-        )
-        job.input_size, job.parent_version, job.starting_weights = input_size, parent, starting
-        _publish(job)
-
-        def on_epoch(epoch: int, entry: dict) -> None:
-            job.history = [*job.history, entry]
-            job.progress = min(1.0, epoch / max(1, entry.get("epochs", epoch)))
-            TrainingJob.objects.filter(pk=job.pk).update(
-                history=job.history, progress=job.progress, heartbeat_at=timezone.now()
-            )
-            _append_log(job, "epoch {epoch}/{epochs} ({phase}): ".format(**entry) + ", ".join(
-                f"{k} {v:.4f}" for k, v in entry.items() if k not in ("epoch", "epochs", "phase")))  # fmt: skip
-            _publish(job)
-
-        options = TrainOptions(
-            epochs=job.epochs, input_size=input_size, initial_model=initial,
-            command=f"training job {job.pk} (MaskPortal)", **job.options,
-        )  # fmt: skip
-        result = train_classifier(
-            _write_manifest(job), work_dir(job) / "out", options, on_epoch=on_epoch, should_stop=CancelPoller(job.pk)
-        )
-        candidate = registry.register_version(
-            result.model_path,
-            card=result.card,
-            keras=result.keras_path,
-            metrics={"training": result.metrics},
-            job=job,
-            parent=parent,
-        )
-        TrainingJob.objects.filter(pk=job.pk).update(result_version=candidate, progress=1.0)
-        job.result_version = candidate
-        _append_log(job, f"registered {candidate} as a candidate; evaluating it against "
-                         f"{parent or 'nothing'} on the evaluation set")  # fmt: skip
-        decided = registry.gate(candidate)
-        _append_log(job, f"{decided}: {decided.get_status_display().lower()} ({decided.gate_report.get('reason')})")
-        outcome, error = TrainingJob.Status.SUCCEEDED, ""
-    except TrainingCancelled:
-        outcome, error = TrainingJob.Status.CANCELLED, ""
-    except Exception:
-        logger.exception("training job %s failed", job.pk)  # the traceback: server log only
-        outcome, error = TrainingJob.Status.FAILED, UNEXPECTED_FAILURE
+        yield
     finally:
         ml_logger.removeHandler(handler)
         heartbeat.stop.set()
         heartbeat.join(timeout=HEARTBEAT_S * 2)
-        shutil.rmtree(work_dir(job), ignore_errors=True)  # before the outcome is published
-    _finish(job, outcome, error=error)
-    job.refresh_from_db()
-    return job
+        shutil.rmtree(work_dir(job), ignore_errors=True)
+
+
+def _train_and_gate(job: TrainingJob, worker: str) -> None:
+    """Train from the active version (or ImageNet), register the result as a candidate and let the
+    promotion gate decide; raises TrainingCancelled when the job is cancelled."""
+    from training.ml.train import DEFAULT_INPUT_SIZE, TrainOptions, train_classifier
+
+    parent = registry.active_version()
+    input_size = job.input_size or (parent.input_size if parent else 0) or DEFAULT_INPUT_SIZE
+    initial = registry.keras_path(parent) if parent and parent.input_size == input_size else None
+    starting = f"{parent} (Keras)" if initial else "ImageNet weights"  # the header and the log say the same
+    _append_log(job, f"running on {worker or 'a worker'}: {input_size} px, {job.epochs} fine-tuning epochs, "
+                     f"starting from {starting}")  # fmt: skip
+    TrainingJob.objects.filter(pk=job.pk).update(
+        input_size=input_size, parent_version=parent, starting_weights=starting
+    )
+    job.input_size, job.parent_version, job.starting_weights = input_size, parent, starting
+    _publish(job)
+
+    options = TrainOptions(
+        epochs=job.epochs, input_size=input_size, initial_model=initial,
+        command=f"training job {job.pk} (MaskPortal)", **job.options,
+    )  # fmt: skip
+    result = train_classifier(
+        _write_manifest(job), work_dir(job) / "out", options,
+        on_epoch=partial(_epoch_done, job), should_stop=CancelPoller(job.pk),
+    )  # fmt: skip
+    candidate = registry.register_version(
+        result.model_path,
+        card=result.card,
+        keras=result.keras_path,
+        metrics={"training": result.metrics},
+        job=job,
+        parent=parent,
+    )
+    TrainingJob.objects.filter(pk=job.pk).update(result_version=candidate, progress=1.0)
+    job.result_version = candidate
+    _append_log(job, f"registered {candidate} as a candidate; evaluating it against "
+                     f"{parent or 'nothing'} on the evaluation set")  # fmt: skip
+    decided = registry.gate(candidate)
+    _append_log(job, f"{decided}: {decided.get_status_display().lower()} ({decided.gate_report.get('reason')})")
+
+
+def _epoch_done(job: TrainingJob, epoch: int, entry: dict) -> None:
+    """An epoch's figures into the job's history, progress, heartbeat and log, and to its watchers."""
+    job.history = [*job.history, entry]
+    job.progress = min(1.0, epoch / max(1, entry.get("epochs", epoch)))
+    TrainingJob.objects.filter(pk=job.pk).update(
+        history=job.history, progress=job.progress, heartbeat_at=timezone.now()
+    )
+    _append_log(job, "epoch {epoch}/{epochs} ({phase}): ".format(**entry) + ", ".join(
+        f"{k} {v:.4f}" for k, v in entry.items() if k not in ("epoch", "epochs", "phase")))  # fmt: skip
+    _publish(job)
 
 
 def dashboard_jobs(user) -> list[dict]:
