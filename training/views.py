@@ -19,6 +19,7 @@ from django.views import View
 from django.views.generic import DetailView, FormView, ListView
 
 from accounts.permissions import PermissionRequired as Perm
+from detection.services.uploads import archive_size_problem
 from training.models import ModelVersion, TrainingImage, TrainingJob, TrainingSettings
 from training.services import jobs, pool, registry, schedule
 
@@ -180,8 +181,8 @@ class ImportForm(BootstrapForm):
         if folder and not (Path(folder).is_absolute() and Path(folder).is_dir()):
             raise forms.ValidationError(f"{folder} is not an absolute path to a folder on the server.")
         archive = data.get("archive")
-        if archive and archive.size > settings.MAX_UPLOAD_BYTES * 10:
-            raise forms.ValidationError(f"The ZIP is larger than {settings.MAX_UPLOAD_BYTES * 10 // 2**20} MB.")
+        if archive and (reason := archive_size_problem(archive.size)):
+            raise forms.ValidationError(f"The ZIP is refused: {reason}.")
         return data
 
 

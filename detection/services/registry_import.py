@@ -40,7 +40,14 @@ from detection.services import registry
 from detection.services.consent import Declaration
 from detection.services.enrolment import EnrolmentRejected, enrol
 from detection.services.gallery import registry_changed
-from detection.services.uploads import UploadError, archiver_metadata, read_member, size_problem
+from detection.services.uploads import (
+    UploadError,
+    archive_size_problem,
+    archiver_metadata,
+    read_member,
+    size_problem,
+    zip_files,
+)
 from maskportal.enqueue import enqueue
 from maskportal.outages import queue_length, send, send_after_commit
 from maskportal.realtime import progress_message, publish, user_group
@@ -68,15 +75,16 @@ def start_zip_import(
 ) -> FaceImport:
     """Check the upload is a ZIP within the limits, store it and queue the import."""
     consent_service.check_declared(consent)
-    if reason := size_problem(upload.size, limit=settings.MAX_UPLOAD_BYTES * ARCHIVE_FILES):
+    if reason := archive_size_problem(upload.size):
         raise ImportRefused(f"The archive is refused: {reason}.")
     if not zipfile.is_zipfile(upload):
         raise ImportRefused("The file is not a ZIP archive.")
     upload.seek(0)
-    with zipfile.ZipFile(upload) as archive:
-        members = [i for i in archive.infolist() if not i.is_dir()]
-    if len(members) > settings.MAX_ZIP_MEMBERS:
-        raise ImportRefused(f"The archive holds {len(members)} files; at most {settings.MAX_ZIP_MEMBERS} are allowed.")
+    try:
+        with zipfile.ZipFile(upload) as archive:
+            zip_files(archive)
+    except UploadError as exc:
+        raise ImportRefused(f"The archive is refused: {exc}.") from exc
     upload.seek(0)
     job = FaceImport(owner=owner, source_name=upload.name or "upload.zip", allow_largest=allow_largest)
     job.archive.save(f"{owner.pk}-{int(time.time())}.zip", upload, save=False)
@@ -133,9 +141,6 @@ def recover_imports(now=None) -> int:
     return len(lost)
 
 
-#: An uploaded archive may be this many times the size of one photo.
-ARCHIVE_FILES = 10
-
 Entry = tuple[str, str | None, Callable[[], bytes] | None]
 
 
@@ -164,7 +169,7 @@ def _entries(job: FaceImport) -> Iterator[list[Entry]]:
     """(name, person folder or None, reader) per file, in name order, readable inside the block."""
     if job.archive:
         with job.archive.open("rb") as handle, zipfile.ZipFile(handle) as archive:
-            infos = sorted((i for i in archive.infolist() if not i.is_dir()), key=lambda i: i.filename)
+            infos = sorted(zip_files(archive, metadata=True), key=lambda i: i.filename)
             yield [_entry(info.filename, partial(read_member, archive, info)) for info in infos]
         return
     root = Path(job.folder)

@@ -25,6 +25,8 @@ logger = logging.getLogger(__name__)
 #: Larger expansion ratios than this inside a ZIP are treated as a decompression bomb.
 MAX_ZIP_RATIO = 200
 ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
+#: An uploaded archive may be this many times the size of one photo.
+ARCHIVE_FILES = 10
 
 
 class UploadError(ValueError):
@@ -57,6 +59,12 @@ def size_problem(size: int | None, limit: int | None = None) -> str:
     if size is not None and size > limit:
         return f"the file is too large ({_mb(size)}; limit {_mb(limit)})"
     return ""
+
+
+def archive_size_problem(size: int | None) -> str:
+    """Why an uploaded archive of `size` bytes is refused ("" when it is not): it may hold
+    ARCHIVE_FILES photos' worth."""
+    return size_problem(size, limit=settings.MAX_UPLOAD_BYTES * ARCHIVE_FILES)
 
 
 def image_problem(data: bytes) -> str:
@@ -103,14 +111,12 @@ def expand_zip(name: str, data: bytes) -> Iterator[UploadItem]:
     before the first item, when the archive as a whole is refused."""
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
-        members = [m for m in archive.infolist() if not m.is_dir()]
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError) as exc:
         raise UploadError(f"{name}: the ZIP archive is damaged ({exc})") from exc
-    members = [m for m in members if not archiver_metadata(m.filename)]
-    if len(members) > settings.MAX_ZIP_MEMBERS:
-        raise UploadError(
-            f"{name}: the ZIP archive has {len(members)} files (limit {settings.MAX_ZIP_MEMBERS})"
-        )
+    try:
+        members = zip_files(archive)
+    except UploadError as exc:
+        raise UploadError(f"{name}: {exc}") from exc
     if not members:
         raise UploadError(f"{name}: the ZIP archive contains no files")
     with archive:
@@ -122,6 +128,18 @@ def archiver_metadata(filename: str) -> bool:
     """Metadata that archivers add (macOS resource forks, hidden files) is not a user's photo."""
     parts = PurePosixPath(filename.replace("\\", "/")).parts
     return any(p == "__MACOSX" or p.startswith(".") and p not in (".", "..") for p in parts)
+
+
+def zip_files(archive: zipfile.ZipFile, *, metadata: bool = False) -> list[zipfile.ZipInfo]:
+    """The files of an archive (no folders), in archive order: the one way every ZIP upload (batches,
+    registry imports, the training pool) lists its members. Archiver metadata is left out unless
+    `metadata` (to report it as skipped); read each member with `read_member`, which refuses unsafe
+    paths. Raises UploadError when the archive holds more than MAX_ZIP_MEMBERS other files."""
+    files = [member for member in archive.infolist() if not member.is_dir()]
+    wanted = [member for member in files if not archiver_metadata(member.filename)]
+    if len(wanted) > settings.MAX_ZIP_MEMBERS:
+        raise UploadError(f"the ZIP archive has {len(wanted)} files (limit {settings.MAX_ZIP_MEMBERS})")
+    return files if metadata else wanted
 
 
 def read_member(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> bytes:

@@ -135,12 +135,40 @@ def test_zip_import_and_refusals(tmp_path, settings):
     report = pool.import_items(pool.iter_zip(zipfile.ZipFile(buffer)))
     assert report.added == 4
     settings.MAX_ZIP_MEMBERS = 3
-    with pytest.raises(pool.PoolError, match="at most 3"):
+    with pytest.raises(pool.PoolError, match="limit 3"):
         list(pool.iter_zip(zipfile.ZipFile(buffer)))
     empty = io.BytesIO()
     zipfile.ZipFile(empty, "w").writestr("a.txt", "x")
     with pytest.raises(pool.PoolError, match="no images"):
         list(pool.iter_zip(zipfile.ZipFile(empty)))
+
+
+@pytest.mark.django_db
+def test_zip_members_follow_the_upload_rules(tmp_path):
+    """Archiver metadata is skipped at any depth and a `..` member is reported as an unsafe path,
+    as in batch uploads and registry imports; nothing outside the archive's folders is read."""
+    photo = (_dataset(tmp_path / "data", n=1) / "with_mask" / "0.jpg").read_bytes()
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("with_mask/a.jpg", photo)
+        archive.writestr("__MACOSX/with_mask/._a.jpg", b"resource fork")
+        archive.writestr(".trash/with_mask/old.jpg", photo)
+        archive.writestr("../with_mask/escape.jpg", photo)
+    items = list(pool.iter_zip(zipfile.ZipFile(buffer)))
+    assert [item.name for item in items] == ["with_mask/a.jpg", "../with_mask/escape.jpg"]
+    report = pool.import_items(items)
+    assert report.added == 1
+    assert report.errors == ["../with_mask/escape.jpg: unsafe path: '..' is not allowed in a ZIP archive"]
+
+
+@pytest.mark.django_db
+def test_folder_import_skips_archiver_metadata(tmp_path):
+    root = _dataset(tmp_path / "data", n=1)
+    (root / ".trash" / "with_mask").mkdir(parents=True)
+    (root / ".trash" / "with_mask" / "old.jpg").write_bytes(b"not read")
+    (root / "with_mask" / "._0.jpg").write_bytes(b"resource fork")
+    report = pool.import_items(pool.iter_folder(root))
+    assert (report.added, report.errors) == (2, [])
 
 
 @pytest.mark.django_db

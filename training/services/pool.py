@@ -14,6 +14,7 @@ import logging
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path, PurePosixPath
 
 from django.conf import settings
@@ -25,6 +26,7 @@ from PIL import Image
 
 from detection.engine.crops import crop_face
 from detection.engine.imageio import ImageDecodeError, decode_image, encode_image
+from detection.services.uploads import UploadError, archiver_metadata, read_member, size_problem, zip_files
 from detection.signals import face_reviewed, faces_erased
 from training.models import TrainingImage
 
@@ -83,8 +85,8 @@ def add_image(
     """
     if label not in LABELS:
         raise PoolError(f"unknown label {label!r}; expected one of {', '.join(LABELS)}")
-    if len(data) > settings.MAX_UPLOAD_BYTES:
-        raise PoolError(f"image is larger than {settings.MAX_UPLOAD_BYTES // 2**20} MB")
+    if reason := size_problem(len(data)):
+        raise PoolError(reason)
     digest = content_hash(data)
     existing = TrainingImage.objects.filter(content_hash=digest).first()
     if existing is not None:
@@ -237,9 +239,9 @@ def iter_folder(root: Path) -> Iterator[ImportItem]:
     splits = _manifest_splits(root)
     found = False
     for path in sorted(root.rglob("*")):
-        if not path.is_file() or path.suffix.lower() not in IMAGE_SUFFIXES:
-            continue
         relative = path.relative_to(root)
+        if not path.is_file() or path.suffix.lower() not in IMAGE_SUFFIXES or archiver_metadata(relative.as_posix()):
+            continue
         label = _label_of(relative.parts)
         if label is not None:
             found = True
@@ -249,29 +251,21 @@ def iter_folder(root: Path) -> Iterator[ImportItem]:
 
 
 def iter_zip(archive: zipfile.ZipFile) -> Iterator[ImportItem]:
-    """Every image of a ZIP with class folders; refuses archives over the member limit."""
+    """Every image of a ZIP with class folders, listed and read as every ZIP upload is (archiver
+    metadata skipped, unsafe paths and oversize members refused with the reason)."""
+    try:
+        files = zip_files(archive)
+    except UploadError as exc:
+        raise PoolError(str(exc)) from exc
     members = [
-        info for info in archive.infolist()
-        if not info.is_dir() and PurePosixPath(info.filename).suffix.lower() in IMAGE_SUFFIXES
-        and _label_of(PurePosixPath(info.filename).parts) is not None
-        and not PurePosixPath(info.filename).name.startswith(".")
+        (info, label) for info in files
+        if PurePosixPath(info.filename).suffix.lower() in IMAGE_SUFFIXES
+        and (label := _label_of(PurePosixPath(info.filename).parts)) is not None
     ]  # fmt: skip
     if not members:
         raise PoolError("the ZIP has no images in with_mask/ or without_mask/ folders")
-    if len(members) > settings.MAX_ZIP_MEMBERS:
-        raise PoolError(f"the ZIP has {len(members)} images; at most {settings.MAX_ZIP_MEMBERS} per upload")
-    for info in members:
-        label = _label_of(PurePosixPath(info.filename).parts)
-        yield ImportItem(info.filename, label, _zip_reader(archive, info))
-
-
-def _zip_reader(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> Callable[[], bytes]:
-    def read() -> bytes:
-        if info.file_size > settings.MAX_UPLOAD_BYTES:  # checked before inflating anything
-            raise PoolError(f"larger than {settings.MAX_UPLOAD_BYTES // 2**20} MB")
-        return archive.read(info)
-
-    return read
+    for info, label in members:
+        yield ImportItem(info.filename, label, partial(read_member, archive, info))
 
 
 def import_items(
@@ -288,7 +282,7 @@ def import_items(
     for item in items:
         try:
             _, created = add_image(item.read(), item.label, source, added_by=added_by, split=item.split)
-        except (PoolError, OSError, zipfile.BadZipFile) as exc:
+        except (PoolError, UploadError, OSError, zipfile.BadZipFile) as exc:
             report.errors.append(f"{item.name}: {exc}")
             logger.info("import: skipped %s: %s", item.name, exc)
         else:
