@@ -18,6 +18,7 @@ import argparse
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -113,6 +114,7 @@ class Platform:
         self.pg.stop()
         if self.on_tmpfs:
             subprocess.run(["umount", "-l", str(self.media)], check=False)
+        shutil.rmtree(self.workdir, ignore_errors=True)
 
     # --- what a user does and sees ------------------------------------------------------------
     def call(self, method: str, path: str, **kwargs) -> dict:
