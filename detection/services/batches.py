@@ -39,7 +39,9 @@ from detection.engine.imageio import ImageDecodeError
 from detection.engine.pipeline import Analysis
 from detection.filters import effective_mask, effective_person
 from detection.models import BatchItem, BatchJob, DetectedFace, DetectionLog, MaskLabel
-from detection.services.analysis import analyse, files_rolled_back, log_recorded, prepare_log, save_file, write_logs
+from detection.services.analysis import log_recorded, prepare_log, write_logs
+from detection.services.engine_threads import analyse
+from detection.services.stored_images import files_rolled_back, save_file
 from detection.services.uploads import UploadItem
 from maskportal import realtime
 from maskportal.enqueue import enqueue as enqueue_task

@@ -23,7 +23,8 @@ from detection.engine.pipeline import MODES
 from detection.filters import LogFilterSet
 from detection.models import BatchJob, DetectedFace, DetectionLog, MaskLabel, Person
 from detection.services import batches
-from detection.services.analysis import analyse_and_log, annotated_jpeg
+from detection.services.analysis import analyse_and_log
+from detection.services.annotation import annotated_jpeg
 from detection.services.review import UNCHANGED, overlay, reading_order, review_faces
 from detection.services.uploads import UploadError, expand_uploads, is_zip, read_upload
 from maskportal.spreadsheet import csv_response

@@ -11,7 +11,9 @@ from django.urls import reverse
 
 from detection.engine.imageio import ImageDecodeError
 from detection.models import DetectedFace, DetectionLog, FaceSample, MaskLabel, PlatformSettings
-from detection.services.analysis import analyse_and_log, detection_message, files_rolled_back
+from detection.services.analysis import analyse_and_log
+from detection.services.detection_messages import detection_message
+from detection.services.stored_images import files_rolled_back
 from tests.detection.analysis_fixtures import media_files
 from tests.factories import PersonFactory
 from tests.photos import encode, face_photo, in_frame

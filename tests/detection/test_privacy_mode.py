@@ -14,9 +14,11 @@ from detection.engine.crops import crop_face
 from detection.engine.imageio import decode_image
 from detection.engine.redact import PAD, padded, redact
 from detection.models import DetectionLog, PlatformSettings, PrivacyMode
-from detection.services.analysis import CROP_SIDE, analyse, analyse_and_log, forget_recent
+from detection.services.analysis import analyse_and_log, forget_recent
+from detection.services.engine_threads import analyse
 from detection.services.enrolment import enrol
 from detection.services.gallery import registry_changed
+from detection.services.stored_images import CROP_SIDE
 from tests.detection import registry_photos
 from tests.detection.registry_photos import jpeg, two_faces
 from tests.factories import PersonFactory
