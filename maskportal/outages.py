@@ -56,7 +56,7 @@ STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM
 class StorageUnavailable(OSError):
     """The media storage cannot take a file (disk full, read-only, no permission); says which."""
 
-    REASONS = {
+    REASONS: dict[int, str] = {
         errno.ENOSPC: "the media disk is full",
         errno.EDQUOT: "the media disk quota is exhausted",
         errno.EFBIG: "the media disk refused a file this large",
@@ -66,10 +66,11 @@ class StorageUnavailable(OSError):
     }
 
     def __init__(self, cause: OSError) -> None:
-        super().__init__(cause.errno, f"could not store the file: {self.REASONS.get(cause.errno, cause.strerror)}")
+        reason = self.REASONS.get(cause.errno or 0) or cause.strerror or "the storage refused the file"
+        super().__init__(cause.errno, f"could not store the file: {reason}")
 
     def __str__(self) -> str:
-        return self.strerror
+        return self.strerror or ""
 
 
 def storage_error(exc: OSError) -> OSError:

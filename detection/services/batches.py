@@ -26,6 +26,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 
 import numpy as np
 from django.conf import settings
@@ -141,7 +142,7 @@ def enqueue(batch: BatchJob, item_ids: list[int] | None = None) -> int:
     chunks = [item_ids[i : i + CHUNK_SIZE] for i in range(0, len(item_ids), CHUNK_SIZE)]
     for sent, chunk in enumerate(chunks):
         BatchItem.objects.filter(pk__in=chunk).update(queued_at=timezone.now(), started_at=None)
-        if not send(lambda chunk=chunk: enqueue_task(RUN_CHUNK_TASK, batch.pk, chunk), f"batch {batch.pk}"):
+        if not send(partial(enqueue_task, RUN_CHUNK_TASK, batch.pk, chunk), f"batch {batch.pk}"):
             BatchItem.objects.filter(pk__in=[pk for rest in chunks[sent:] for pk in rest]).update(queued_at=None)
             return sent
     return len(chunks)

@@ -137,7 +137,7 @@ def recover_imports(now=None) -> int:
         lost += list(queued)
     for job in lost:
         logger.warning("face import %s (%s) is queued again: no worker is running it", job.pk, job.status)
-        send(lambda job=job: enqueue(IMPORT_TASK, job.pk), f"face import {job.pk}")
+        send(partial(enqueue, IMPORT_TASK, job.pk), f"face import {job.pk}")
     return len(lost)
 
 
