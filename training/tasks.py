@@ -10,14 +10,14 @@ from celery import shared_task
 from celery.signals import worker_ready
 
 from maskportal import realtime
-from training.services import jobs, pool
+from training.services import jobs, pool, runner
 
 logger = logging.getLogger(__name__)
 
 
 @shared_task(name=jobs.RUN_JOB_TASK, bind=True, acks_late=True)
 def run_training_job(self, job_id: int) -> str | None:
-    job = jobs.run_job(job_id, worker=self.request.hostname or "")
+    job = runner.run_job(job_id, worker=self.request.hostname or "")
     return job.status if job else None
 
 

@@ -15,7 +15,7 @@ from tests.training.support import (
     tiny_pool,
 )
 from training.models import ModelVersion, TrainingImage, TrainingJob
-from training.services import jobs, registry
+from training.services import jobs, registry, runner
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -103,7 +103,7 @@ def test_cancel_a_queued_job_and_one_job_at_a_time(baseline, admin_user):
     jobs.cancel_job(job, admin_user)
     job.refresh_from_db()
     assert job.status == "cancelled"
-    assert jobs.run_job(job.pk) is None  # a worker taking it later does nothing
+    assert runner.run_job(job.pk) is None  # a worker taking it later does nothing
 
 
 def test_bad_job_requests_are_refused(baseline, admin_user):

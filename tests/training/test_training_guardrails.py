@@ -12,7 +12,7 @@ from django.test import override_settings
 
 from tests.training.support import TINY_INPUT, TINY_OPTIONS, constant_model, empty_registry, tiny_pool
 from training.models import ModelVersion, TrainingJob
-from training.services import jobs, registry
+from training.services import jobs, registry, runner
 
 pytestmark = pytest.mark.django_db
 
@@ -61,10 +61,10 @@ def test_a_failure_is_a_sentence_and_the_traceback_goes_to_the_server_log(
 
     monkeypatch.setattr("training.ml.train.train_classifier", broken)
     job = jobs.create_job(admin_user, epochs=1, input_size=TINY_INPUT, options=TINY_OPTIONS)
-    with caplog.at_level(logging.ERROR, logger="training.services.jobs"):
-        jobs.run_job(job.pk)
+    with caplog.at_level(logging.ERROR, logger="training.services.runner"):
+        runner.run_job(job.pk)
     job.refresh_from_db()
-    assert job.status == "failed" and job.error == jobs.UNEXPECTED_FAILURE
+    assert job.status == "failed" and job.error == runner.UNEXPECTED_FAILURE
     page = admin_client.get(f"/training/jobs/{job.pk}/").content.decode()
     assert "/srv/maskportal" not in page and "Traceback" not in page and "FileNotFoundError" not in page
     assert "/srv/maskportal" in caplog.text and "Traceback" in caplog.text
@@ -73,7 +73,7 @@ def test_a_failure_is_a_sentence_and_the_traceback_goes_to_the_server_log(
 def test_the_header_and_the_log_agree_on_the_starting_weights(active_v1, admin_user, admin_client, monkeypatch):
     monkeypatch.setattr("training.ml.train.train_classifier", lambda *a, **k: (_ for _ in ()).throw(RuntimeError()))
     job = jobs.create_job(admin_user, epochs=1, input_size=64, options=TINY_OPTIONS)  # v1 is 32 px: ImageNet
-    jobs.run_job(job.pk)
+    runner.run_job(job.pk)
     job.refresh_from_db()
     assert "starting from ImageNet weights" in job.log and job.starting_weights == "ImageNet weights"
     page = admin_client.get(f"/training/jobs/{job.pk}/").content.decode()
@@ -84,13 +84,13 @@ def test_the_header_and_the_log_agree_on_the_starting_weights(active_v1, admin_u
 def test_cancel_is_seen_within_the_poll_interval(active_v1, admin_user):
     job = jobs.create_job(admin_user, epochs=1, input_size=TINY_INPUT, options=TINY_OPTIONS)
     TrainingJob.objects.filter(pk=job.pk).update(status="running")
-    should_stop = jobs.CancelPoller(job.pk, interval=0.2)
+    should_stop = runner.CancelPoller(job.pk, interval=0.2)
     assert should_stop() is False
     jobs.cancel_job(TrainingJob.objects.get(pk=job.pk), user=admin_user)
     assert should_stop() is False  # asked less than an interval ago: no query on every batch
     time.sleep(0.25)
     assert should_stop() is True
-    assert jobs.CANCEL_POLL_S <= 1.0  # "within a couple of seconds": after the batch running then
+    assert runner.CANCEL_POLL_S <= 1.0  # "within a couple of seconds": after the batch running then
 
 
 def test_model_cards_render_as_sanitised_html(staff_client, active_v1):

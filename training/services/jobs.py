@@ -1,6 +1,6 @@
-"""Training jobs: queue one, run it in the `training` worker, cancel it, fail it when its worker dies.
+"""Training jobs: queue one, cancel it, fail it when its worker dies (running it: `runner`).
 
-A running job writes a heartbeat every few seconds from a side thread; a job whose heartbeat
+A running job (`training.services.runner`) writes a heartbeat every few seconds; a job whose heartbeat
 went stale (its worker was killed) is marked failed by `reap_stale_jobs`, which beat runs every
 minute, every worker runs when it starts, and the job pages run when they load. The reaper also
 sends again a queued job whose task never started (the broker was down when it was created, or
@@ -12,19 +12,13 @@ same way, so a killed job never leaves a half-written model and never touches th
 
 from __future__ import annotations
 
-import csv
 import logging
 import shutil
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
-from functools import partial
 from pathlib import Path
 
 from django.conf import settings
-from django.db import close_old_connections, transaction
+from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -41,22 +35,17 @@ from training.services import registry
 logger = logging.getLogger(__name__)
 
 RUN_JOB_TASK = "training.tasks.run_training_job"
-HEARTBEAT_S = 5.0
 #: A running job whose heartbeat is older than this is considered lost.
 STALE_AFTER_S = float(getattr(settings, "TRAINING_HEARTBEAT_TIMEOUT_S", 60))
 #: Fields of `training.ml.train.TrainOptions` a job may set through `TrainingJob.options`.
 ALLOWED_OPTIONS = {"head_epochs": int, "batch_size": int, "imagenet": bool, "seed": int, "architecture": str}
 INPUT_SIZES = (32, 64, 96, 128, 160, 192, 224)
 MAX_EPOCHS = 100
-#: Seconds between two cancellation checks of the training thread (it checks after every batch).
-CANCEL_POLL_S = 0.5
 #: The least pool a job may train on (settings TRAINING_MIN_TRAIN_PER_CLASS / _EVAL_PER_CLASS):
 #: per class in the train split, and per class in the evaluation split, whose figures decide the
 #: promotion gate and mean little on a handful.
 MIN_TRAIN_PER_CLASS = 50
 MIN_EVAL_PER_CLASS = 25
-#: What a user reads when a job fails for a reason no check foresaw (the traceback goes to the server log).
-UNEXPECTED_FAILURE = "Training stopped on an unexpected error; an administrator can find the details in the server log."
 FINISHED = (TrainingJob.Status.SUCCEEDED, TrainingJob.Status.FAILED, TrainingJob.Status.CANCELLED)
 IN_PROGRESS = (TrainingJob.Status.QUEUED, TrainingJob.Status.RUNNING)
 QUEUE = "training"
@@ -138,13 +127,13 @@ def create_job(
         options=options,
         parent_version=registry.active_version(),
     )
-    _append_log(job, f"queued ({trigger}) by {getattr(user, 'username', None) or 'the scheduler'}")
+    append_log(job, f"queued ({trigger}) by {getattr(user, 'username', None) or 'the scheduler'}")
     record(
         AuditEvent.Kind.TRAINING_STARTED, obj=job, object_repr=f"Training job {job.pk}", actor=job.created_by,
         trigger=trigger, epochs=epochs, input_size=input_size or None, options=options,
     )  # fmt: skip
     transaction.on_commit(lambda: send_job(job), robust=True)  # never undoes the committed job
-    _publish(job)
+    publish_job(job)
     return job
 
 
@@ -165,13 +154,13 @@ def cancel_job(job: TrainingJob, user=None) -> TrainingJob:
         status=TrainingJob.Status.CANCELLED, cancel_requested=True, finished_at=now
     ):
         job.refresh_from_db()
-        _append_log(job, f"cancelled before it started by {getattr(user, 'username', '?')}")
+        append_log(job, f"cancelled before it started by {getattr(user, 'username', '?')}")
         _audit_cancel(job, user, "before it started")
-        _publish(job)
+        publish_job(job)
         return job
     if TrainingJob.objects.filter(pk=job.pk, status=TrainingJob.Status.RUNNING).update(cancel_requested=True):
         job.refresh_from_db()
-        _append_log(job, f"cancellation requested by {getattr(user, 'username', '?')}")
+        append_log(job, f"cancellation requested by {getattr(user, 'username', '?')}")
         _audit_cancel(job, user, "while running")
         return job
     job.refresh_from_db()
@@ -196,7 +185,7 @@ def reap_stale_jobs(stale_after_s: float = STALE_AFTER_S, *, worker: str | None 
     count = 0
     for job in lost.distinct():
         shutil.rmtree(work_dir(job), ignore_errors=True)  # before the status says so: nothing left behind
-        if _finish(job, TrainingJob.Status.FAILED, error="the worker running this job stopped (no heartbeat)",
+        if finish_job(job, TrainingJob.Status.FAILED, error="the worker running this job stopped (no heartbeat)",
                    only_if=TrainingJob.Status.RUNNING):  # fmt: skip
             logger.warning("training job %s failed: worker %s lost", job.pk, job.worker or "?")
             count += 1
@@ -217,71 +206,20 @@ def resend_unstarted_jobs() -> int:
     sent = 0
     for job in unsent:
         if send_job(job):
-            _append_log(job, "queued again: its task had not reached a worker")
+            append_log(job, "queued again: its task had not reached a worker")
             sent += 1
     return sent
 
 
-# --- running a job (in the training worker) -----------------------------------------------
-
-
-class _Heartbeat(threading.Thread):
-    """Writes heartbeat_at while the training blocks the main thread (cancellation: `CancelPoller`)."""
-
-    def __init__(self, job_id: int) -> None:
-        super().__init__(name=f"training-job-{job_id}-heartbeat", daemon=True)
-        self.job_id = job_id
-        self.stop = threading.Event()
-
-    def run(self) -> None:
-        try:
-            while not self.stop.wait(HEARTBEAT_S):
-                TrainingJob.objects.filter(pk=self.job_id).update(heartbeat_at=timezone.now())
-        except Exception:  # the job's own thread reports failures; a lost beat only ages the heartbeat
-            logger.exception("heartbeat of training job %s stopped", self.job_id)
-        finally:
-            close_old_connections()
-
-
-class CancelPoller:
-    """`should_stop` for the training loop: asks the database whether the job was cancelled, at most
-    every CANCEL_POLL_S, so a cancel takes effect after the current batch rather than the next
-    heartbeat or epoch."""
-
-    def __init__(self, job_id: int, interval: float = CANCEL_POLL_S) -> None:
-        self.job_id, self.interval = job_id, interval
-        self.checked_at = float("-inf")
-        self.cancelled = False
-
-    def __call__(self) -> bool:
-        now = time.monotonic()
-        if not self.cancelled and now - self.checked_at >= self.interval:
-            self.checked_at = now
-            self.cancelled = TrainingJob.objects.filter(pk=self.job_id, cancel_requested=True).exists()
-        return self.cancelled
-
-
-class _JobLogHandler(logging.Handler):
-    """Copies the training code's log lines into the job's log."""
-
-    def __init__(self, job: TrainingJob) -> None:
-        super().__init__(logging.INFO)
-        self.job = job
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            _append_log(self.job, record.getMessage())
-        except Exception:
-            self.handleError(record)
-
-
-def _append_log(job: TrainingJob, line: str) -> None:
+def append_log(job: TrainingJob, line: str) -> None:
+    """A timestamped line at the end of the job's log."""
     stamp = timezone.now().strftime("%H:%M:%S")
     job.log = f"{job.log}{stamp} {line}\n"
     TrainingJob.objects.filter(pk=job.pk).update(log=job.log)
 
 
-def _publish(job: TrainingJob, **extra) -> None:
+def publish_job(job: TrainingJob, **extra) -> None:
+    """The job's progress to the user who started it."""
     if job.created_by_id is None:
         return
     done = len(job.history)
@@ -295,145 +233,19 @@ def _publish(job: TrainingJob, **extra) -> None:
     )
 
 
-def _finish(job: TrainingJob, status: str, *, error: str = "", only_if: str | None = None) -> bool:
+def finish_job(job: TrainingJob, status: str, *, error: str = "", only_if: str | None = None) -> bool:
+    """End the job with `status` (only from `only_if` when given); False when it had moved on."""
     rows = TrainingJob.objects.filter(pk=job.pk)
     if only_if:
         rows = rows.filter(status=only_if)
     if not rows.update(status=status, error=error, finished_at=timezone.now()):
         return False
     job.refresh_from_db()
-    _append_log(job, f"{status}" + (f": {error}" if error else ""))
+    append_log(job, f"{status}" + (f": {error}" if error else ""))
     extra = {"version": job.result_version.number, "version_status": job.result_version.status} if (
         job.result_version_id) else {}  # fmt: skip
-    _publish(job, error=error, **extra)
+    publish_job(job, error=error, **extra)
     return True
-
-
-def _write_manifest(job: TrainingJob) -> Path:
-    """The pool as a manifest the training code reads; the pool's eval split is its val split."""
-    folder = work_dir(job) / "data"
-    folder.mkdir(parents=True, exist_ok=True)
-    with (folder / "manifest.csv").open("w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["path", "label", "split"])
-        until = job.created_at
-        for image in TrainingImage.objects.filter(created_at__lte=until).order_by("id").iterator():
-            split = "val" if image.split == TrainingImage.Split.EVAL else "train"
-            writer.writerow([image.image.path, image.label, split])
-    return folder
-
-
-def run_job(job_id: int, worker: str = "") -> TrainingJob | None:
-    """Train, register the candidate and put it through the gate; every outcome lands on the row."""
-    from training.ml.train import TrainingCancelled
-
-    job = _claim(job_id, worker)
-    if job is None:
-        return None
-    with _supervised(job):
-        try:
-            _train_and_gate(job, worker)
-            outcome, error = TrainingJob.Status.SUCCEEDED, ""
-        except TrainingCancelled:
-            outcome, error = TrainingJob.Status.CANCELLED, ""
-        except Exception:
-            logger.exception("training job %s failed", job.pk)  # the traceback: server log only
-            outcome, error = TrainingJob.Status.FAILED, UNEXPECTED_FAILURE
-    _finish(job, outcome, error=error)
-    job.refresh_from_db()
-    return job
-
-
-def _claim(job_id: int, worker: str) -> TrainingJob | None:
-    """The job, marked running on `worker`; None when it is gone, cancelled, finished, or already
-    running (a redelivered task: a job whose worker died is failed by the reaper instead)."""
-    job = TrainingJob.objects.filter(pk=job_id).first()
-    if job is None:
-        logger.warning("training job %s no longer exists", job_id)
-        return None
-    now = timezone.now()
-    if job.status == TrainingJob.Status.RUNNING:  # redelivered after its worker died
-        reap_stale_jobs(worker=job.worker if job.worker == worker else None)
-        return None
-    started = TrainingJob.objects.filter(pk=job_id, status=TrainingJob.Status.QUEUED).update(
-        status=TrainingJob.Status.RUNNING, started_at=now, heartbeat_at=now, worker=worker
-    )
-    if not started:
-        return None  # cancelled (or already finished) before a worker took it
-    job.refresh_from_db()
-    return job
-
-
-@contextmanager
-def _supervised(job: TrainingJob) -> Iterator[None]:
-    """While the job trains: a heartbeat, the training code's log lines in the job's log, and its
-    work folder removed afterwards (before the outcome is published)."""
-    heartbeat = _Heartbeat(job.pk)
-    heartbeat.start()
-    handler = _JobLogHandler(job)
-    ml_logger = logging.getLogger("training.ml")
-    ml_logger.addHandler(handler)
-    ml_logger.setLevel(logging.INFO)
-    try:
-        yield
-    finally:
-        ml_logger.removeHandler(handler)
-        heartbeat.stop.set()
-        heartbeat.join(timeout=HEARTBEAT_S * 2)
-        shutil.rmtree(work_dir(job), ignore_errors=True)
-
-
-def _train_and_gate(job: TrainingJob, worker: str) -> None:
-    """Train from the active version (or ImageNet), register the result as a candidate and let the
-    promotion gate decide; raises TrainingCancelled when the job is cancelled."""
-    from training.ml.train import DEFAULT_INPUT_SIZE, TrainOptions, train_classifier
-
-    parent = registry.active_version()
-    input_size = job.input_size or (parent.input_size if parent else 0) or DEFAULT_INPUT_SIZE
-    initial = registry.keras_path(parent) if parent and parent.input_size == input_size else None
-    starting = f"{parent} (Keras)" if initial else "ImageNet weights"  # the header and the log say the same
-    _append_log(job, f"running on {worker or 'a worker'}: {input_size} px, {job.epochs} fine-tuning epochs, "
-                     f"starting from {starting}")  # fmt: skip
-    TrainingJob.objects.filter(pk=job.pk).update(
-        input_size=input_size, parent_version=parent, starting_weights=starting
-    )
-    job.input_size, job.parent_version, job.starting_weights = input_size, parent, starting
-    _publish(job)
-
-    options = TrainOptions(
-        epochs=job.epochs, input_size=input_size, initial_model=initial,
-        command=f"training job {job.pk} (MaskPortal)", **job.options,
-    )  # fmt: skip
-    result = train_classifier(
-        _write_manifest(job), work_dir(job) / "out", options,
-        on_epoch=partial(_epoch_done, job), should_stop=CancelPoller(job.pk),
-    )  # fmt: skip
-    candidate = registry.register_version(
-        result.model_path,
-        card=result.card,
-        keras=result.keras_path,
-        metrics={"training": result.metrics},
-        job=job,
-        parent=parent,
-    )
-    TrainingJob.objects.filter(pk=job.pk).update(result_version=candidate, progress=1.0)
-    job.result_version = candidate
-    _append_log(job, f"registered {candidate} as a candidate; evaluating it against "
-                     f"{parent or 'nothing'} on the evaluation set")  # fmt: skip
-    decided = registry.gate(candidate)
-    _append_log(job, f"{decided}: {decided.get_status_display().lower()} ({decided.gate_report.get('reason')})")
-
-
-def _epoch_done(job: TrainingJob, epoch: int, entry: dict) -> None:
-    """An epoch's figures into the job's history, progress, heartbeat and log, and to its watchers."""
-    job.history = [*job.history, entry]
-    job.progress = min(1.0, epoch / max(1, entry.get("epochs", epoch)))
-    TrainingJob.objects.filter(pk=job.pk).update(
-        history=job.history, progress=job.progress, heartbeat_at=timezone.now()
-    )
-    _append_log(job, "epoch {epoch}/{epochs} ({phase}): ".format(**entry) + ", ".join(
-        f"{k} {v:.4f}" for k, v in entry.items() if k not in ("epoch", "epochs", "phase")))  # fmt: skip
-    _publish(job)
 
 
 def dashboard_jobs(user) -> list[dict]:
