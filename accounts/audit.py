@@ -131,9 +131,13 @@ def record(
         detail=plain(detail),
     )
     logger.info(
-        "audit %s user=%s actor=%s object=%s:%s", kind, username, getattr(actor, "username", None), object_type,
+        "audit %s user=%s actor=%s object=%s:%s",
+        kind,
+        username,
+        getattr(actor, "username", None),
+        object_type,
         event.object_id,
-    )  # fmt: skip
+    )
     return event
 
 

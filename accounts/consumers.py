@@ -99,9 +99,13 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
                 await self.refuse_unavailable()
                 return
             await self.accept(subprotocol=self.scope.get("accept_subprotocol"))
-            await self.send_json(realtime.error_message(
-                "realtime_degraded", "The message service is unavailable: results still arrive here, "
-                "but other pages do not see them until it is back."))  # fmt: skip
+            await self.send_json(
+                realtime.error_message(
+                    "realtime_degraded",
+                    "The message service is unavailable: results still arrive here, "
+                    "but other pages do not see them until it is back.",
+                )
+            )
             return
         await self.accept(subprotocol=self.scope.get("accept_subprotocol"))
 

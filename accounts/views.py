@@ -110,8 +110,11 @@ class UserDetailView(AdminRequiredMixin, View):
         user = get_object_or_404(User, pk=pk)
         action = request.POST.get("action")
         if user == request.user and action in ("disable", "role", "delete", "reset_password"):
-            messages.error(request, "You cannot disable, delete or reset yourself or change your own role; "
-                                    "change your own password from your profile.")  # fmt: skip
+            messages.error(
+                request,
+                "You cannot disable, delete or reset yourself or change your own role; "
+                "change your own password from your profile.",
+            )
             return redirect("accounts:user_detail", pk=pk)
         if action == "email":
             form = EmailForm(request.POST)

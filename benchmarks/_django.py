@@ -65,6 +65,9 @@ def enrol_astronaut(mode: str = "fast") -> None:
     engine = pipeline(mode)
     consent = ConsentRecord.objects.create(lawful_basis=LawfulBasis.CONSENT, note="Benchmark fixture")
     person = Person.objects.create(display_name="Eileen Collins", consent=consent)
-    FaceSample.objects.create(person=person, embedding=engine.embed(face_photo()).astype("<f4").tobytes(),
-                              embedding_model=engine.config.recognizer)  # fmt: skip
+    FaceSample.objects.create(
+        person=person,
+        embedding=engine.embed(face_photo()).astype("<f4").tobytes(),
+        embedding_model=engine.config.recognizer,
+    )
     registry_changed()

@@ -37,10 +37,14 @@ def multipart(data: bytes, mode: str) -> tuple[bytes, str]:
     boundary = uuid.uuid4().hex
     parts = [
         f'--{boundary}\r\nContent-Disposition: form-data; name="mode"\r\n\r\n{mode}\r\n'.encode(),
-        (f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="frame.jpg"\r\n'
-         "Content-Type: image/jpeg\r\n\r\n").encode() + data + b"\r\n",
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="frame.jpg"\r\n'
+            "Content-Type: image/jpeg\r\n\r\n"
+        ).encode()
+        + data
+        + b"\r\n",
         f"--{boundary}--\r\n".encode(),
-    ]  # fmt: skip
+    ]
     return b"".join(parts), f"multipart/form-data; boundary={boundary}"
 
 
@@ -48,8 +52,12 @@ def client(port: int, token: str, bodies: list[tuple[bytes, str]], latencies: li
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     for i, (body, content_type) in enumerate(bodies):
         start = time.perf_counter()
-        conn.request("POST", "/api/v1/analyze/", body=body,
-                     headers={"Authorization": f"Token {token}", "Content-Type": content_type})  # fmt: skip
+        conn.request(
+            "POST",
+            "/api/v1/analyze/",
+            body=body,
+            headers={"Authorization": f"Token {token}", "Content-Type": content_type},
+        )
         response = conn.getresponse()
         payload = response.read()
         elapsed = (time.perf_counter() - start) * 1000
@@ -65,13 +73,20 @@ def measure(tree: Path, db_name: str, token: str, bodies: list[tuple[bytes, str]
     import numpy as np
     from django.conf import settings
 
-    proc, port, _ = start_server(db_name=db_name, var_dir=Path(settings.VAR_DIR), log_name="api-latency",
-                                 workers=args.workers, tree=tree, timeout=120)  # fmt: skip
+    proc, port, _ = start_server(
+        db_name=db_name,
+        var_dir=Path(settings.VAR_DIR),
+        log_name="api-latency",
+        workers=args.workers,
+        tree=tree,
+        timeout=120,
+    )
     try:
         latencies: list[float] = []
         errors: list[str] = []
-        threads = [threading.Thread(target=client, args=(port, token, bodies, latencies, errors))
-                   for _ in range(args.clients)]  # fmt: skip
+        threads = [
+            threading.Thread(target=client, args=(port, token, bodies, latencies, errors)) for _ in range(args.clients)
+        ]
         start = time.perf_counter()
         for thread in threads:
             thread.start()
@@ -84,10 +99,13 @@ def measure(tree: Path, db_name: str, token: str, bodies: list[tuple[bytes, str]
         print("first error:", errors[0], file=sys.stderr)
     values = np.array(latencies or [float("nan")])
     return {
-        "requests": len(latencies), "errors": len(errors),
-        "p50_ms": round(float(np.percentile(values, 50)), 1), "p95_ms": round(float(np.percentile(values, 95)), 1),
-        "max_ms": round(float(values.max()), 1), "requests_per_s": round(len(latencies) / wall, 1),
-    }  # fmt: skip
+        "requests": len(latencies),
+        "errors": len(errors),
+        "p50_ms": round(float(np.percentile(values, 50)), 1),
+        "p95_ms": round(float(np.percentile(values, 95)), 1),
+        "max_ms": round(float(values.max()), 1),
+        "requests_per_s": round(len(latencies) / wall, 1),
+    }
 
 
 def main() -> int:
@@ -118,15 +136,15 @@ def main() -> int:
             order = list(trees) if number % 2 == 0 else list(reversed(trees))  # neither always goes first
             rounds.append({name: measure(trees[name], db_name, token, bodies, args) for name in order})
             print(json.dumps(rounds[-1]))
-        figures: dict = {"clients": args.clients, "mode": args.mode, "web_workers": args.workers,
-                         "rounds": len(rounds)}  # fmt: skip
+        figures: dict = {"clients": args.clients, "mode": args.mode, "web_workers": args.workers, "rounds": len(rounds)}
         for name in trees:
             runs = [r[name] for r in rounds]
             figures[name] = {
                 **{key: round(float(np.median([run[key] for run in runs])), 1) for key in MEDIANS},
                 "p95_ms_each_round": [run["p95_ms"] for run in runs],
-                "errors": sum(run["errors"] for run in runs), "requests": sum(run["requests"] for run in runs),
-            }  # fmt: skip
+                "errors": sum(run["errors"] for run in runs),
+                "requests": sum(run["requests"] for run in runs),
+            }
         print(json.dumps(figures))
         write_report(
             "api_latency",

@@ -126,8 +126,9 @@ def score(gt: dict, preds: dict, iou_threshold: float = 0.4) -> dict:
 
     `preds` maps image stem to a list of face dicts with "box", "score" and optionally "mask".
     """
-    return aggregate([match_photo(boxes, preds.get(stem, []), iou_threshold) for stem, boxes in gt.items()],
-                     iou_threshold)  # fmt: skip
+    return aggregate(
+        [match_photo(boxes, preds.get(stem, []), iou_threshold) for stem, boxes in gt.items()], iou_threshold
+    )
 
 
 def fit_box_adjust(gt: dict, raw: dict, min_iou: float = 0.3) -> tuple[float, float, float, float]:

@@ -64,14 +64,19 @@ class Platform:
         self.redis = RedisServer(workdir).start()
         self.env = {
             **{k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")},
-            "DJANGO_SETTINGS_MODULE": "maskportal.settings.test", "MASKPORTAL_BENCHMARK": "1",
-            "MASKPORTAL_VAR_DIR": str(self.var), "DATABASE_URL": self.pg.url("faults"),
-            "REDIS_URL": self.redis.url(), "OPENBLAS_NUM_THREADS": "1",
-        }  # fmt: skip
+            "DJANGO_SETTINGS_MODULE": "maskportal.settings.test",
+            "MASKPORTAL_BENCHMARK": "1",
+            "MASKPORTAL_VAR_DIR": str(self.var),
+            "DATABASE_URL": self.pg.url("faults"),
+            "REDIS_URL": self.redis.url(),
+            "OPENBLAS_NUM_THREADS": "1",
+        }
         manage = [sys.executable, "manage.py"]
         subprocess.run([*manage, "migrate", "--noinput", "-v", "0"], cwd=REPO, env=self.env, check=True)
-        script = ("from rest_framework.authtoken.models import Token; from tests.factories import AdminFactory; "
-                  "print(Token.objects.create(user=AdminFactory()).key)")  # fmt: skip
+        script = (
+            "from rest_framework.authtoken.models import Token; from tests.factories import AdminFactory; "
+            "print(Token.objects.create(user=AdminFactory()).key)"
+        )
         out = subprocess.run([*manage, "shell", "-c", script], cwd=REPO, env=self.env, check=True, capture_output=True)
         self.headers = {"Authorization": f"Token {out.stdout.decode().split()[-1]}", "Accept": "application/json"}
         self.web, port, self.web_log = start_server(db_name="faults", var_dir=self.var, env=self.env)
@@ -85,14 +90,24 @@ class Platform:
         """A celery process in its own session (killed with its children); its log is `proc.log`."""
         log = self.workdir / f"{args[0]}-{uuid.uuid4().hex[:6]}.log"
         cmd = [sys.executable, "-m", "celery", "-A", "maskportal", *args, "--loglevel", "INFO"]
-        proc = subprocess.Popen(cmd, cwd=REPO, env=self.env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
-                                start_new_session=True)  # fmt: skip
+        proc = subprocess.Popen(
+            cmd, cwd=REPO, env=self.env, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True
+        )
         proc.log = log
         return proc
 
     def start_worker(self) -> subprocess.Popen:
-        return self.celery("worker", "-Q", "default,batch", "-c", "1", "-n", f"bench-{uuid.uuid4().hex[:6]}@%h",
-                           "--without-gossip", "--without-mingle")  # fmt: skip
+        return self.celery(
+            "worker",
+            "-Q",
+            "default,batch",
+            "-c",
+            "1",
+            "-n",
+            f"bench-{uuid.uuid4().hex[:6]}@%h",
+            "--without-gossip",
+            "--without-mingle",
+        )
 
     def kill_worker(self) -> None:
         with contextlib.suppress(ProcessLookupError):
@@ -133,8 +148,9 @@ class Platform:
     def submit(self, images: list[bytes]) -> tuple[dict, int | None]:
         files = [("files", (f"{i}.jpg", data, "image/jpeg")) for i, data in enumerate(images)]
         started = time.monotonic()
-        response = requests.post(self.base + "/api/v1/batches/", headers=self.headers, files=files,
-                                 data={"mode": "fast"}, timeout=60)  # fmt: skip
+        response = requests.post(
+            self.base + "/api/v1/batches/", headers=self.headers, files=files, data={"mode": "fast"}, timeout=60
+        )
         seen = {"status": response.status_code, "seconds": round(time.monotonic() - started, 2), "message": ""}
         batch = response.json().get("id") if response.status_code == 201 else None
         if batch is None:
@@ -152,7 +168,7 @@ class Platform:
                 "/api/v1/analyze/",
                 files={"image": ("a.jpg", photo, "image/jpeg")},
                 data={"store": "false", "mode": "fast"},
-            ),  # fmt: skip
+            ),
             self.call("GET", "/api/v1/detections/"),
         ]
 
@@ -283,13 +299,19 @@ def postgres_down_mid_batch(p: Platform, images: list[bytes], outage: float) -> 
 def media_read_only(p: Platform, images: list[bytes]) -> dict:
     subprocess.run(["mount", "-o", "remount,ro", str(p.media)], check=True)
     try:
-        stored = p.call("POST", "/api/v1/analyze/", files={"image": ("a.jpg", images[0], "image/jpeg")},
-                        data={"store": "true", "mode": "fast"})  # fmt: skip
+        stored = p.call(
+            "POST",
+            "/api/v1/analyze/",
+            files={"image": ("a.jpg", images[0], "image/jpeg")},
+            data={"store": "true", "mode": "fast"},
+        )
         seen, batch = p.submit(images[:4])
     finally:
         subprocess.run(["mount", "-o", "remount,rw", str(p.media)], check=True)
-    return {"user saw": sorted({f"{s['status']} {s['message']}".strip() for s in (stored, seen)}),
-            "slowest answer during the outage s": max(stored["seconds"], seen["seconds"])}  # fmt: skip
+    return {
+        "user saw": sorted({f"{s['status']} {s['message']}".strip() for s in (stored, seen)}),
+        "slowest answer during the outage s": max(stored["seconds"], seen["seconds"]),
+    }
 
 
 def _probe_for(p: Platform, photo: bytes, seconds: float) -> list[dict]:
@@ -313,8 +335,15 @@ def soak(p: Platform, images: list[bytes], seconds: float) -> dict:
             errors += result["status"] not in (200, 201)
     time.sleep(3)  # the last batch's work settles
     end = p.usage()
-    return {"seconds": seconds, "api calls": calls, "batches": batches, "errors": errors, "start": start, "end": end,
-            "drift": {key: round(end[key] - start[key], 1) for key in start}}  # fmt: skip
+    return {
+        "seconds": seconds,
+        "api calls": calls,
+        "batches": batches,
+        "errors": errors,
+        "start": start,
+        "end": end,
+        "drift": {key: round(end[key] - start[key], 1) for key in start},
+    }
 
 
 def main() -> int:
@@ -339,16 +368,23 @@ def main() -> int:
     finally:
         platform.close()
     print(json.dumps(figures, indent=2))
-    targets = {f"{fault} / {figure}": target for fault in figures for figure, target in TARGETS.items()
-               if figure in figures[fault]}  # fmt: skip
+    targets = {
+        f"{fault} / {figure}": target
+        for fault in figures
+        for figure, target in TARGETS.items()
+        if figure in figures[fault]
+    }
     path = write_report(
-        "faults", "Faults and recovery (PostgreSQL + Redis)",
+        "faults",
+        "Faults and recovery (PostgreSQL + Redis)",
         {"items per batch": args.items, "outage s": args.outage, **figures},
         targets=targets,
-        notes=["Recovery is counted from the moment the new worker is ready or the server is started again.",
-               "Redis runs without persistence: a restart loses the queue, so the recovery sweep (beat, every "
-               "5 s) queues the lost chunks again."],
-    )  # fmt: skip
+        notes=[
+            "Recovery is counted from the moment the new worker is ready or the server is started again.",
+            "Redis runs without persistence: a restart loses the queue, so the recovery sweep (beat, every "
+            "5 s) queues the lost chunks again.",
+        ],
+    )
     print(f"wrote {path}")
     return 0
 

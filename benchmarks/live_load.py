@@ -50,8 +50,9 @@ def connect(url: str, token: str, **kwargs):
     import websockets
 
     host = url.split("://", 1)[1].split("/", 1)[0]
-    return websockets.connect(url, origin=f"http://{host}", additional_headers={"Authorization": f"Token {token}"},
-                              **kwargs)  # fmt: skip
+    return websockets.connect(
+        url, origin=f"http://{host}", additional_headers={"Authorization": f"Token {token}"}, **kwargs
+    )
 
 
 def create_user_and_camera() -> tuple[str, int]:

@@ -139,9 +139,12 @@ def main() -> int:
         "incorrect_recall_out_of_fold": round(recall, 4),
         "two_class_accuracy_three_state_model": round(float((predicted[two] == y_real[two]).mean()), 4),
         "two_class_accuracy_committed_classifier": round(float((committed[two] == y_real[two]).mean()), 4),
-        "ships": bool(precision >= 0.8 and recall >= 0.6
-                      and (predicted[two] == y_real[two]).mean() >= (committed[two] == y_real[two]).mean()),
-    }  # fmt: skip
+        "ships": bool(
+            precision >= 0.8
+            and recall >= 0.6
+            and (predicted[two] == y_real[two]).mean() >= (committed[two] == y_real[two]).mean()
+        ),
+    }
     write_report(
         "mask_third_state",
         'Third mask state "worn incorrectly" (experiment, 5-fold grouped by photo on real dev faces)',

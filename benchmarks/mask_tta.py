@@ -44,8 +44,9 @@ def tta_probabilities(classifier, image: np.ndarray, box) -> np.ndarray:
 
 
 def accuracy_by_variant(probs: np.ndarray, truth: np.ndarray) -> dict:
-    return {name: round(float(((probs[:, cols].mean(axis=1) >= 0.5) == truth).mean()), 4)
-            for name, cols in VARIANTS.items()}  # fmt: skip
+    return {
+        name: round(float(((probs[:, cols].mean(axis=1) >= 0.5) == truth).mean()), 4) for name, cols in VARIANTS.items()
+    }
 
 
 def main() -> int:

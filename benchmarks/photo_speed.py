@@ -61,13 +61,18 @@ def main() -> int:
 
     def summary(mode: str) -> dict:
         return {
-            "wall_ms": {"median": round(float(np.median(wall[mode])), 1),
-                        "p90": round(float(np.percentile(wall[mode], 90)), 1)},
-            "thread_cpu_ms": {"median": round(float(np.median(cpu[mode])), 1),
-                              "p90": round(float(np.percentile(cpu[mode], 90)), 1)},
-            "stage_median_ms": {k: round(float(np.median([t[k] for t in stages[mode]])), 1)
-                                for k in ("detect", "classify")},
-        }  # fmt: skip
+            "wall_ms": {
+                "median": round(float(np.median(wall[mode])), 1),
+                "p90": round(float(np.percentile(wall[mode], 90)), 1),
+            },
+            "thread_cpu_ms": {
+                "median": round(float(np.median(cpu[mode])), 1),
+                "p90": round(float(np.percentile(cpu[mode], 90)), 1),
+            },
+            "stage_median_ms": {
+                k: round(float(np.median([t[k] for t in stages[mode]])), 1) for k in ("detect", "classify")
+            },
+        }
 
     figures = {"photos": len(photos), "rounds": args.rounds, **{mode: summary(mode) for mode in MODES}}
     write_report(

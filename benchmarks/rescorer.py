@@ -59,13 +59,16 @@ from detection.engine.types import Detection  # noqa: E402
 CACHE = REPO / "var" / "engine" / "candidates.pkl"
 #: Every pass a variant may use (RetinaFace first: its candidates are what gets re-scored).
 PASSES: dict[str, DetectorConfig] = {
-    "retina": DetectorConfig(backend="retinaface", input_scale=2.5, max_input_pixels=600_000, score_threshold=0.1,
-                             nms_threshold=0.4),
-    "retina_large": DetectorConfig(backend="retinaface", input_scale=4.0, max_input_pixels=1_200_000,
-                                   score_threshold=0.1, nms_threshold=0.4),
-    "centerface": DetectorConfig(backend="centerface", input_scale=1.0, max_input_pixels=300_000,
-                                 score_threshold=0.1, nms_threshold=0.3),
-}  # fmt: skip
+    "retina": DetectorConfig(
+        backend="retinaface", input_scale=2.5, max_input_pixels=600_000, score_threshold=0.1, nms_threshold=0.4
+    ),
+    "retina_large": DetectorConfig(
+        backend="retinaface", input_scale=4.0, max_input_pixels=1_200_000, score_threshold=0.1, nms_threshold=0.4
+    ),
+    "centerface": DetectorConfig(
+        backend="centerface", input_scale=1.0, max_input_pixels=300_000, score_threshold=0.1, nms_threshold=0.3
+    ),
+}
 RETINA_PASSES = ("retina", "retina_large")
 #: (passes, how many of them give candidates); all variants fit the 250 ms a photo budget.
 VARIANTS: dict[str, tuple[tuple[str, ...], int]] = {
@@ -149,8 +152,9 @@ def _photo_candidates(record: dict, variant: str, stem: str) -> PhotoCandidates:
         for i, d in enumerate(entry["detections"]):
             lookup[id(d)] = (entry["mask"][i], entry["quality"][0][i], entry["quality"][1][i])
     rows = np.array([lookup[id(d)] for d in candidates]).reshape(-1, 3)
-    features = candidate_features(candidates, passes, rows[:, 0], (rows[:, 1], rows[:, 2]),
-                                  record["width"], record["height"])  # fmt: skip
+    features = candidate_features(
+        candidates, passes, rows[:, 0], (rows[:, 1], rows[:, 2]), record["width"], record["height"]
+    )
     return PhotoCandidates(stem, candidates, features, rows[:, 0], record["width"], record["height"])
 
 
@@ -167,8 +171,14 @@ def fit_box_regression(photos: list[PhotoCandidates], gt: dict) -> np.ndarray:
             g, b = truth[overlap.argmax()], d.box
             dw, dh = b[2] - b[0], b[3] - b[1]
             x_rows.append(box_features(d))
-            y_rows.append([((g[0] + g[2]) - (b[0] + b[2])) / 2 / dw, ((g[1] + g[3]) - (b[1] + b[3])) / 2 / dh,
-                           np.log((g[2] - g[0]) / dw), np.log((g[3] - g[1]) / dh)])  # fmt: skip
+            y_rows.append(
+                [
+                    ((g[0] + g[2]) - (b[0] + b[2])) / 2 / dw,
+                    ((g[1] + g[3]) - (b[1] + b[3])) / 2 / dh,
+                    np.log((g[2] - g[0]) / dw),
+                    np.log((g[3] - g[1]) / dh),
+                ]
+            )
     x = np.asarray(x_rows)
     return np.linalg.solve(x.T @ x + np.eye(x.shape[1]), x.T @ np.asarray(y_rows))
 
@@ -205,8 +215,13 @@ def predictions(photos: list[PhotoCandidates], probs: np.ndarray, regression: np
         faces = []
         for i, box in enumerate(boxes):
             if probs[k + i] >= threshold:
-                faces.append({"box": [int(round(v)) for v in box], "score": round(float(probs[k + i]), 4),
-                              "mask": "with_mask" if p.mask[i] >= 0.5 else "without_mask"})  # fmt: skip
+                faces.append(
+                    {
+                        "box": [int(round(v)) for v in box],
+                        "score": round(float(probs[k + i]), 4),
+                        "mask": "with_mask" if p.mask[i] >= 0.5 else "without_mask",
+                    }
+                )
         k += len(boxes)
         out[p.stem] = faces
     return out
@@ -214,8 +229,10 @@ def predictions(photos: list[PhotoCandidates], probs: np.ndarray, regression: np
 
 def best_threshold(photos, probs, regression, gt) -> tuple[float, float]:
     """(threshold, recall): the best recall with precision >= PRECISION_TARGET on these scores."""
-    outcomes = [match_photo(gt[p.stem], f) for p, f in zip(photos, predictions(photos, probs, regression, 0.0).values(),
-                                                              strict=True)]  # fmt: skip
+    outcomes = [
+        match_photo(gt[p.stem], f)
+        for p, f in zip(photos, predictions(photos, probs, regression, 0.0).values(), strict=True)
+    ]
     scored = sorted(((s, t) for o in outcomes for s, t in o["ranked"]), key=lambda st: -st[0])
     n_gt = sum(len(gt[p.stem]) for p in photos)
     best, tp = (0.5, 0.0), 0
@@ -259,11 +276,18 @@ def choose_and_fit(records: dict, gt: dict, stems: list[str], log: dict[str, flo
             threshold, recall = best_threshold(photos, probs, regression, gt)
             log[f"{variant} / {setting}"] = round(recall, 4)
             if best is None or recall > best["inner_recall"]:
-                best = {"variant": variant, "trees": setting, "threshold": threshold, "inner_recall": recall,
-                        "photos": photos, "regression": regression}  # fmt: skip
+                best = {
+                    "variant": variant,
+                    "trees": setting,
+                    "threshold": threshold,
+                    "inner_recall": recall,
+                    "photos": photos,
+                    "regression": regression,
+                }
     photos = best["photos"]
-    model = fit_trees(np.concatenate([p.features for p in photos]), labels(photos, gt, best["regression"]),
-                      best["trees"])  # fmt: skip
+    model = fit_trees(
+        np.concatenate([p.features for p in photos]), labels(photos, gt, best["regression"]), best["trees"]
+    )
     best["model"] = model
     return best
 
@@ -281,8 +305,9 @@ def bootstrap(outcomes: dict, gt: dict, rounds: int = 1000) -> dict:
         for k in keys:
             samples[k].append(figures[k])
         samples["recall_under_20px"].append(figures["recall_by_height"]["<20"])
-    return {k: [round(float(np.percentile(v, 2.5)), 4), round(float(np.percentile(v, 97.5)), 4)]
-            for k, v in samples.items()}  # fmt: skip
+    return {
+        k: [round(float(np.percentile(v, 2.5)), 4), round(float(np.percentile(v, 97.5)), 4)] for k, v in samples.items()
+    }
 
 
 def reference_scores(data: Path, preds: dict) -> dict | None:
@@ -294,8 +319,12 @@ def reference_scores(data: Path, preds: dict) -> dict | None:
         for stem, faces in preds.items():
             fh.write(json.dumps({"image": f"{stem}.jpg", "faces": faces}) + "\n")
     try:
-        out = subprocess.run([sys.executable, str(scorer), str(data / "annotations"), fh.name],
-                             capture_output=True, text=True, check=True)  # fmt: skip
+        out = subprocess.run(
+            [sys.executable, str(scorer), str(data / "annotations"), fh.name],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         return json.loads(out.stdout)
     finally:
         os.unlink(fh.name)
@@ -315,8 +344,12 @@ def fit(data: Path, cache: Path, model_out: Path) -> dict:
         test = [photo_candidates(records[s], best["variant"], s) for s in held]
         probs = best["model"].predict_proba(np.concatenate([p.features for p in test]))[:, 1]
         oof_preds.update(predictions(test, probs, best["regression"], best["threshold"]))
-        chosen[f"fold {k}"] = {"variant": best["variant"], "trees": best["trees"],
-                               "threshold": round(best["threshold"], 4), "inner_recall_at_precision": log}  # fmt: skip
+        chosen[f"fold {k}"] = {
+            "variant": best["variant"],
+            "trees": best["trees"],
+            "threshold": round(best["threshold"], 4),
+            "inner_recall_at_precision": log,
+        }
         print(json.dumps({f"fold {k}": chosen[f"fold {k}"]}), file=sys.stderr)
     outcomes = {s: match_photo(gt[s], oof_preds[s]) for s in stems}
     oof = aggregate(list(outcomes.values()))
@@ -358,7 +391,7 @@ def fit(data: Path, cache: Path, model_out: Path) -> dict:
             "inner_recall_at_precision": log,
             "file_kb": round(model_out.stat().st_size / 1024, 1),
             "export_max_abs_diff": drift,
-        },  # fmt: skip
+        },
     }
     write_report(
         "rescorer",
@@ -385,15 +418,21 @@ def baseline(records: dict, gt: dict, stems: list[str]) -> dict:
         scores = np.concatenate([[d.score for d in p.candidates] for p in train])
         threshold, _ = best_threshold(train, scores, regression, gt)
         test = [photo_candidates(records[s], "retina", s) for s in held]
-        preds.update(predictions(test, np.concatenate([[d.score for d in p.candidates] for p in test]), regression,
-                                 threshold))  # fmt: skip
+        preds.update(
+            predictions(test, np.concatenate([[d.score for d in p.candidates] for p in test]), regression, threshold)
+        )
     return aggregate([match_photo(gt[s], preds[s]) for s in stems])
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("step", nargs="?", default="all", choices=("cache", "fit", "all"),
-                        help="all (default): cache when there is no cache yet, then fit")  # fmt: skip
+    parser.add_argument(
+        "step",
+        nargs="?",
+        default="all",
+        choices=("cache", "fit", "all"),
+        help="all (default): cache when there is no cache yet, then fit",
+    )
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--cache", type=Path, default=CACHE)
     parser.add_argument("--model", type=Path, default=DEFAULT_RESCORER)

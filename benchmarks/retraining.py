@@ -36,8 +36,7 @@ def hot_reload_seconds(db_name: str, target) -> float:
 
     env = dict(os.environ, MASKPORTAL_VAR_DIR=str(settings.VAR_DIR), MASKPORTAL_TEST_DB_NAME=db_name)
     path = str(registry.artifact_path(target))
-    proc = subprocess.Popen([sys.executable, "-c", WATCHER, path], cwd=REPO, env=env, stdout=subprocess.PIPE,
-                            text=True)  # fmt: skip
+    proc = subprocess.Popen([sys.executable, "-c", WATCHER, path], cwd=REPO, env=env, stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout.readline().startswith("ready")
         started = time.monotonic()
@@ -68,8 +67,11 @@ def main() -> None:
         started = time.monotonic()
         report = pool.import_items(pool.iter_folder(args.data))
         import_s = time.monotonic() - started
-        print(f"imported {report.added} images ({report.duplicates} duplicates, {len(report.errors)} failed) "
-              f"in {import_s:.0f} s", flush=True)  # fmt: skip
+        print(
+            f"imported {report.added} images ({report.duplicates} duplicates, {len(report.errors)} failed) "
+            f"in {import_s:.0f} s",
+            flush=True,
+        )
 
         purge_broker()
         worker = WorkerProcess(queues="training").start(wait=False)
@@ -80,8 +82,12 @@ def main() -> None:
                 time.sleep(5)
                 job.refresh_from_db()
                 if job.history:
-                    print(f"\r{job.status} epoch {len(job.history)}/{job.history[-1]['epochs']} "
-                          f"{time.monotonic() - queued:.0f} s", end="", flush=True)  # fmt: skip
+                    print(
+                        f"\r{job.status} epoch {len(job.history)}/{job.history[-1]['epochs']} "
+                        f"{time.monotonic() - queued:.0f} s",
+                        end="",
+                        flush=True,
+                    )
             job_s = time.monotonic() - queued
         finally:
             worker.stop()

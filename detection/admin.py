@@ -78,6 +78,8 @@ admin.site.register(DetectionLog)
 admin.site.register(DetectedFace)
 admin.site.register(BatchJob)
 admin.site.register(AlertWebhook)
+
+
 @admin.register(PlatformSettings)
 class PlatformSettingsAdmin(admin.ModelAdmin):
     """Read-only here: the settings page validates and audits every change."""

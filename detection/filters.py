@@ -55,13 +55,15 @@ class LogFilterForm(forms.Form):
 
 class LogFilterSet(django_filters.FilterSet):
     date_from = django_filters.DateFilter(
-        label="From", method="filter_date_from",
+        label="From",
+        method="filter_date_from",
         widget=forms.DateInput(attrs={"type": "date", "class": "form-control form-control-sm"}),
-    )  # fmt: skip
+    )
     date_to = django_filters.DateFilter(
-        label="To", method="filter_date_to",
+        label="To",
+        method="filter_date_to",
         widget=forms.DateInput(attrs={"type": "date", "class": "form-control form-control-sm"}),
-    )  # fmt: skip
+    )
     source = django_filters.ChoiceFilter(choices=DetectionLog.Source.choices, empty_label="Any", widget=_select())
     camera = django_filters.ModelChoiceFilter(queryset=Camera.objects.all(), empty_label="Any", widget=_select())
     batch = django_filters.ModelChoiceFilter(queryset=BatchJob.objects.all(), label="Batch", widget=forms.HiddenInput())
@@ -77,9 +79,10 @@ class LogFilterSet(django_filters.FilterSet):
         widget=_select(),
     )
     unknown = django_filters.BooleanFilter(
-        label="Unknown faces only", method="filter_faces",
+        label="Unknown faces only",
+        method="filter_faces",
         widget=forms.CheckboxInput(attrs={"class": "form-check-input"}),
-    )  # fmt: skip
+    )
     reviewed = django_filters.ChoiceFilter(
         choices=REVIEW_CHOICES, empty_label="Any", label="Review", method="filter_faces", widget=_select()
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Self
+from typing import Any, Self
 from urllib.parse import urlsplit, urlunsplit
 
 from django.conf import settings
@@ -94,9 +94,13 @@ class Person(models.Model):
     notes = models.TextField(blank=True)
     active = models.BooleanField(default=True)
     consent = models.ForeignKey(
-        ConsentRecord, null=True, blank=True, on_delete=models.SET_NULL, related_name="people",
+        ConsentRecord,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="people",
         help_text="The lawful basis and consent on record; none: not recognised while consent is required.",
-    )  # fmt: skip
+    )
     consent_withdrawn_at = models.DateTimeField(null=True, blank=True)
     erasure_due_at = models.DateTimeField(
         null=True, blank=True, db_index=True, help_text="When consent was withdrawn: erased automatically then."
@@ -127,9 +131,7 @@ class FaceSample(models.Model):
     quality = models.JSONField(default=dict, blank=True)
     source = models.CharField(max_length=16, choices=Source.choices, default=Source.UPLOAD)
     synthetic_mask = models.BooleanField(default=False)
-    variant_of = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="variants"
-    )
+    variant_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="variants")
     #: The bulk import and the file within it this photo came from: an import that runs again
     #: (its worker died, its message came twice) skips the files it already enrolled.
     face_import = models.ForeignKey(
@@ -183,19 +185,25 @@ class FaceImport(CountedJob):
     source_name = models.CharField(max_length=255)
     allow_largest = models.BooleanField(default=False)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
-    report = models.JSONField(
-        default=list, blank=True, help_text="One {file, person, status, reason, code} per file."
-    )
+    report = models.JSONField(default=list, blank=True, help_text="One {file, person, status, reason, code} per file.")
     #: Written by the worker running the import; a stale one means the worker died.
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     consent = models.ForeignKey(
-        ConsentRecord, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        ConsentRecord,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
         help_text="The one declaration applied to every person the import registers.",
-    )  # fmt: skip
+    )
     retry_of = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retries",
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="retries",
         help_text="The import whose photos of several faces this one enrols again (largest face).",
-    )  # fmt: skip
+    )
 
     @property
     def outcome(self) -> str:
@@ -270,6 +278,10 @@ class DetectionLog(models.Model):
     unmasked_count = models.PositiveIntegerField(default=0)
     unknown_count = models.PositiveIntegerField(default=0)
     summary = models.CharField(max_length=300, blank=True)
+    #: Set on a log prepared but not yet written (detection.services.analysis.prepare_log): the engine's
+    #: result and the unsaved faces, which write_logs inserts and the dashboard message reads.
+    analysis: Any
+    detected_faces: list[DetectedFace]
 
     class Meta:
         ordering = ["-created_at", "-id"]

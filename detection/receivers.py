@@ -17,10 +17,14 @@ Kind = AuditEvent.Kind
 
 #: model: (fields audited, created, changed, deleted)
 AUDITED = {
-    Camera: (("name", "location", "kind", "url", "enabled", "max_fps"), Kind.CAMERA_CREATED, Kind.CAMERA_CHANGED,
-             Kind.CAMERA_DELETED),
+    Camera: (
+        ("name", "location", "kind", "url", "enabled", "max_fps"),
+        Kind.CAMERA_CREATED,
+        Kind.CAMERA_CHANGED,
+        Kind.CAMERA_DELETED,
+    ),
     AlertWebhook: (("name", "url", "enabled"), Kind.WEBHOOK_CREATED, Kind.WEBHOOK_CHANGED, Kind.WEBHOOK_DELETED),
-}  # fmt: skip
+}
 
 
 def _fields(instance) -> tuple[str, ...]:

@@ -67,12 +67,17 @@ class BodySizeLimit:
     async def _refuse(self, scope: Scope, send: Send, reason: str) -> None:
         logger.warning("%s %s refused with 413: %s", scope.get("method"), scope.get("path"), reason)
         body = f"Request body too large: the limit is {_megabytes(self.max_bytes)}.\n".encode()
-        await send({
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [(b"content-type", b"text/plain; charset=utf-8"),
-                        (b"content-length", str(len(body)).encode()), (b"connection", b"close")],
-        })  # fmt: skip
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"text/plain; charset=utf-8"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"connection", b"close"),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
 
 

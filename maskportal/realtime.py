@@ -47,27 +47,39 @@ class MessageType:
 
 
 #: Every message the server sends to browsers.
-MESSAGE_TYPES: dict[str, MessageType] = {t.name: t for t in (
-    MessageType("progress", "accounts.admin_area", by_kind={
-        "batch": "detection.view_batchjob", "training": "training.view_trainingjob",
-        "import": "training.view_trainingimage", "face_import": "detection.manage_registry",
-    }),
-    MessageType("detection", "detection.view_detectionlog"),
-    MessageType("review", "detection.view_detectionlog"),
-    MessageType("alert", "detection.view_detectionlog"),
-    MessageType("model", "training.view_modelversion"),
-    MessageType("gallery", "detection.view_person"),
-    MessageType("frame", "detection.watch_camera"),
-    MessageType("status", "detection.watch_camera"),
-    MessageType("dropped", None),
-    MessageType("error", None),
-    MessageType("pong", None),
-)}  # fmt: skip
+MESSAGE_TYPES: dict[str, MessageType] = {
+    t.name: t
+    for t in (
+        MessageType(
+            "progress",
+            "accounts.admin_area",
+            by_kind={
+                "batch": "detection.view_batchjob",
+                "training": "training.view_trainingjob",
+                "import": "training.view_trainingimage",
+                "face_import": "detection.manage_registry",
+            },
+        ),
+        MessageType("detection", "detection.view_detectionlog"),
+        MessageType("review", "detection.view_detectionlog"),
+        MessageType("alert", "detection.view_detectionlog"),
+        MessageType("model", "training.view_modelversion"),
+        MessageType("gallery", "detection.view_person"),
+        MessageType("frame", "detection.watch_camera"),
+        MessageType("status", "detection.watch_camera"),
+        MessageType("dropped", None),
+        MessageType("error", None),
+        MessageType("pong", None),
+    )
+}
 #: Every message browsers may send: JSON `ping`, and binary frames on the live socket.
-CLIENT_MESSAGE_TYPES: dict[str, MessageType] = {t.name: t for t in (
-    MessageType("ping", None),
-    MessageType("live_frame", "detection.add_detectionlog"),
-)}  # fmt: skip
+CLIENT_MESSAGE_TYPES: dict[str, MessageType] = {
+    t.name: t
+    for t in (
+        MessageType("ping", None),
+        MessageType("live_frame", "detection.add_detectionlog"),
+    )
+}
 
 #: Channel-layer event type; consumers implement `realtime_message`.
 EVENT_TYPE = "realtime.message"

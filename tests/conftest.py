@@ -94,10 +94,23 @@ class WorkerProcess:
 
     def start(self, wait: bool = True) -> WorkerProcess:
         cmd = [
-            sys.executable, "-m", "celery", "-A", "maskportal", "worker", "-Q", self.queues,
-            "-c", str(self.concurrency), "-n", self.name, "--without-gossip", "--without-mingle",
-            "--loglevel", "INFO",
-        ]  # fmt: skip
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "maskportal",
+            "worker",
+            "-Q",
+            self.queues,
+            "-c",
+            str(self.concurrency),
+            "-n",
+            self.name,
+            "--without-gossip",
+            "--without-mingle",
+            "--loglevel",
+            "INFO",
+        ]
         self.proc = subprocess.Popen(
             cmd, cwd=REPO, env=self.env(), stdout=self.log.open("wb"), stderr=subprocess.STDOUT
         )

@@ -43,9 +43,16 @@ def wait_for_port(port: int, proc: subprocess.Popen, log: Path, timeout: float) 
 
 
 def start_server(
-    *, db_name: str, var_dir: Path, log_name: str = "web", workers: int = 1, timeout: float = 60,
-    tree: Path = REPO, env: dict[str, str] | None = None, port: int | None = None,
-) -> tuple[subprocess.Popen, int, Path]:  # fmt: skip
+    *,
+    db_name: str,
+    var_dir: Path,
+    log_name: str = "web",
+    workers: int = 1,
+    timeout: float = 60,
+    tree: Path = REPO,
+    env: dict[str, str] | None = None,
+    port: int | None = None,
+) -> tuple[subprocess.Popen, int, Path]:
     """Start the web server on a free loopback port and wait until it accepts connections.
 
     Test settings by default; `env` adds or overrides variables (e.g. another settings module).
@@ -65,9 +72,12 @@ def start_server(
     }
     log = Path(var_dir) / f"{log_name}-{port}.log"
     proc = subprocess.Popen(
-        ["bash", "-c", f"exec {web_command(tree)}"], cwd=tree, env=full_env, stdout=log.open("wb"),
+        ["bash", "-c", f"exec {web_command(tree)}"],
+        cwd=tree,
+        env=full_env,
+        stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
-    )  # fmt: skip
+    )
     deadline = time.monotonic() + timeout
     wait_for_port(port, proc, log, timeout)
     wait_for_answer(port, proc, log, deadline)

@@ -18,8 +18,21 @@ class ModelVersionSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ModelVersion
-        fields = ["id", "number", "label", "status", "input_size", "sha256", "metrics", "gate_report",
-                  "parent", "job", "created_at", "activated_at", "model_card"]  # fmt: skip
+        fields = [
+            "id",
+            "number",
+            "label",
+            "status",
+            "input_size",
+            "sha256",
+            "metrics",
+            "gate_report",
+            "parent",
+            "job",
+            "created_at",
+            "activated_at",
+            "model_card",
+        ]
         read_only_fields = fields
 
 
@@ -28,12 +41,30 @@ class TrainingJobSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = TrainingJob
-        fields = ["id", "status", "trigger", "created_by", "epochs", "input_size", "options", "progress",
-                  "history", "log", "error", "parent_version", "result_version", "heartbeat_at",
-                  "created_at", "started_at", "finished_at"]  # fmt: skip
+        fields = [
+            "id",
+            "status",
+            "trigger",
+            "created_by",
+            "epochs",
+            "input_size",
+            "options",
+            "progress",
+            "history",
+            "log",
+            "error",
+            "parent_version",
+            "result_version",
+            "heartbeat_at",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]
         read_only_fields = [f for f in fields if f not in ("epochs", "input_size", "options")]
-        extra_kwargs = {"epochs": {"required": False, "default": None, "allow_null": True},
-                        "input_size": {"required": False, "default": 0}}  # fmt: skip
+        extra_kwargs = {
+            "epochs": {"required": False, "default": None, "allow_null": True},
+            "input_size": {"required": False, "default": 0},
+        }
 
     def create(self, validated_data):
         try:

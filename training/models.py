@@ -71,12 +71,8 @@ class TrainingJob(models.Model):
     trigger = models.CharField(max_length=16, default="manual")
     epochs = models.PositiveIntegerField(default=5)
     input_size = models.PositiveIntegerField(default=0, help_text="0: the active model's size.")
-    parent_version = models.ForeignKey(
-        ModelVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    result_version = models.ForeignKey(
-        ModelVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    parent_version = models.ForeignKey(ModelVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    result_version = models.ForeignKey(ModelVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     starting_weights = models.CharField(
         max_length=100, blank=True, help_text="What the job fine-tunes from, as its log says (set when it starts)."
     )

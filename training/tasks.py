@@ -42,10 +42,19 @@ def import_training_data(self, path: str, user_id: int | None = None, is_zip: bo
 
     def progress(report: pool.ImportReport, total: int) -> None:
         if user_id:
-            realtime.publish(realtime.user_group(user_id), realtime.progress_message(
-                job=job_key, kind="import", done=report.total, total=total, failed=len(report.errors),
-                status="running" if report.total < total else "succeeded", added=report.added,
-                duplicates=report.duplicates))  # fmt: skip
+            realtime.publish(
+                realtime.user_group(user_id),
+                realtime.progress_message(
+                    job=job_key,
+                    kind="import",
+                    done=report.total,
+                    total=total,
+                    failed=len(report.errors),
+                    status="running" if report.total < total else "succeeded",
+                    added=report.added,
+                    duplicates=report.duplicates,
+                ),
+            )
 
     try:
         if is_zip:
@@ -58,8 +67,10 @@ def import_training_data(self, path: str, user_id: int | None = None, is_zip: bo
     except (pool.PoolError, zipfile.BadZipFile, OSError) as exc:
         logger.warning("import of %s failed: %s", path, exc)
         if user_id:
-            realtime.publish(realtime.user_group(user_id), realtime.progress_message(
-                job=job_key, kind="import", done=0, total=0, status="failed", error=str(exc)))  # fmt: skip
+            realtime.publish(
+                realtime.user_group(user_id),
+                realtime.progress_message(job=job_key, kind="import", done=0, total=0, status="failed", error=str(exc)),
+            )
         return {"error": str(exc)}
     finally:
         if is_zip:

@@ -89,8 +89,11 @@ class BootstrapForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         for field in self.fields.values():
-            css = "form-check-input" if isinstance(field.widget, forms.CheckboxInput) else (
-                "form-select" if isinstance(field.widget, forms.Select) else "form-control")  # fmt: skip
+            css = (
+                "form-check-input"
+                if isinstance(field.widget, forms.CheckboxInput)
+                else ("form-select" if isinstance(field.widget, forms.Select) else "form-control")
+            )
             field.widget.attrs.setdefault("class", css)
 
 
@@ -203,8 +206,11 @@ class PoolView(Perm, ListView):
         context["form"] = kwargs.get("form") or ImportForm()
         context["stats"] = pool.stats()
         context["filters"] = {k: self.request.GET.get(k, "") for k in ("label", "source", "split")}
-        context["choices"] = {"label": TrainingImage.Label.choices, "source": TrainingImage.Source.choices,
-                              "split": TrainingImage.Split.choices}  # fmt: skip
+        context["choices"] = {
+            "label": TrainingImage.Label.choices,
+            "source": TrainingImage.Source.choices,
+            "split": TrainingImage.Split.choices,
+        }
         context["can_import"] = self.request.user.has_perm("training.add_trainingimage")
         return context
 
@@ -252,8 +258,12 @@ class RetrainSettingsForm(BootstrapForm):
     day_of_week = forms.CharField(max_length=60, initial="*", help_text="Cron day-of-week field, e.g. * or 1-5.")
     min_new_images = forms.IntegerField(min_value=1, label="New labelled images needed")
     default_epochs = forms.IntegerField(min_value=0, max_value=jobs.MAX_EPOCHS, label="Fine-tuning epochs")
-    gate_margin = forms.FloatField(min_value=-100, max_value=100, label="Gate margin (accuracy points)",
-                                   help_text=TrainingSettings._meta.get_field("gate_margin").help_text)  # fmt: skip
+    gate_margin = forms.FloatField(
+        min_value=-100,
+        max_value=100,
+        label="Gate margin (accuracy points)",
+        help_text=TrainingSettings._meta.get_field("gate_margin").help_text,
+    )
 
     def clean(self):
         data = super().clean()

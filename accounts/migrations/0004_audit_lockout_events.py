@@ -4,15 +4,61 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0003_user_must_change_password'),
+        ("accounts", "0003_user_must_change_password"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='auditevent',
-            name='kind',
-            field=models.CharField(choices=[('login', 'Login'), ('login_failed', 'Failed login'), ('locked_out', 'Locked out after failed logins'), ('unlocked', 'Login lockout lifted'), ('logout', 'Logout'), ('role_changed', 'Role changed'), ('token_created', 'API token created'), ('token_revoked', 'API token revoked'), ('user_created', 'User created'), ('user_disabled', 'User disabled'), ('user_enabled', 'User enabled'), ('password_changed', 'Password changed'), ('person_created', 'Person registered'), ('person_changed', 'Person edited'), ('person_deactivated', 'Person deactivated'), ('person_activated', 'Person activated'), ('person_erased', 'Person erased'), ('photo_added', 'Face photo added'), ('photo_removed', 'Face photo removed'), ('face_promoted', 'Detected face added to the registry'), ('import_run', 'Bulk import run'), ('consent_recorded', 'Consent recorded'), ('consent_withdrawn', 'Consent withdrawn'), ('subject_exported', 'Subject access export made'), ('settings_changed', 'Recognition, storage or retention settings changed'), ('training_started', 'Training started'), ('training_cancelled', 'Training cancelled'), ('model_promoted', 'Model promoted'), ('model_rolled_back', 'Model rolled back'), ('schedule_changed', 'Retraining schedule changed'), ('detection_corrected', 'Detection reviewed or corrected'), ('csv_exported', 'Detection log exported (CSV)'), ('camera_created', 'Camera added'), ('camera_changed', 'Camera changed'), ('camera_deleted', 'Camera deleted'), ('webhook_created', 'Webhook added'), ('webhook_changed', 'Webhook changed'), ('webhook_deleted', 'Webhook deleted'), ('audit_purged', 'Old audit events removed'), ('password_reset', 'Password reset'), ('user_updated', 'User details changed'), ('user_deleted', 'User deleted')], db_index=True, max_length=32),
+            model_name="auditevent",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("login", "Login"),
+                    ("login_failed", "Failed login"),
+                    ("locked_out", "Locked out after failed logins"),
+                    ("unlocked", "Login lockout lifted"),
+                    ("logout", "Logout"),
+                    ("role_changed", "Role changed"),
+                    ("token_created", "API token created"),
+                    ("token_revoked", "API token revoked"),
+                    ("user_created", "User created"),
+                    ("user_disabled", "User disabled"),
+                    ("user_enabled", "User enabled"),
+                    ("password_changed", "Password changed"),
+                    ("person_created", "Person registered"),
+                    ("person_changed", "Person edited"),
+                    ("person_deactivated", "Person deactivated"),
+                    ("person_activated", "Person activated"),
+                    ("person_erased", "Person erased"),
+                    ("photo_added", "Face photo added"),
+                    ("photo_removed", "Face photo removed"),
+                    ("face_promoted", "Detected face added to the registry"),
+                    ("import_run", "Bulk import run"),
+                    ("consent_recorded", "Consent recorded"),
+                    ("consent_withdrawn", "Consent withdrawn"),
+                    ("subject_exported", "Subject access export made"),
+                    ("settings_changed", "Recognition, storage or retention settings changed"),
+                    ("training_started", "Training started"),
+                    ("training_cancelled", "Training cancelled"),
+                    ("model_promoted", "Model promoted"),
+                    ("model_rolled_back", "Model rolled back"),
+                    ("schedule_changed", "Retraining schedule changed"),
+                    ("detection_corrected", "Detection reviewed or corrected"),
+                    ("csv_exported", "Detection log exported (CSV)"),
+                    ("camera_created", "Camera added"),
+                    ("camera_changed", "Camera changed"),
+                    ("camera_deleted", "Camera deleted"),
+                    ("webhook_created", "Webhook added"),
+                    ("webhook_changed", "Webhook changed"),
+                    ("webhook_deleted", "Webhook deleted"),
+                    ("audit_purged", "Old audit events removed"),
+                    ("password_reset", "Password reset"),
+                    ("user_updated", "User details changed"),
+                    ("user_deleted", "User deleted"),
+                ],
+                db_index=True,
+                max_length=32,
+            ),
         ),
     ]

@@ -20,8 +20,14 @@ def _link(context, url_name: str, label: str, icon: str, perm: str, *, item_clas
     current = mark_safe(' aria-current="page"') if active else ""
     return format_html(
         '<li class="{}"><a class="{}{}" href="{}"{}><i class="bi {}"></i> {}</a></li>',
-        item_class, link_class, active, url, current, icon, label,
-    )  # fmt: skip
+        item_class,
+        link_class,
+        active,
+        url,
+        current,
+        icon,
+        label,
+    )
 
 
 @register.simple_tag(takes_context=True)

@@ -76,10 +76,14 @@ class AnalyzeView(APIView):
         try:
             data = read_upload(upload)
             log = analyse_and_log(
-                data, user=request.user, source=DetectionLog.Source.API, original_name=upload.name,
+                data,
+                user=request.user,
+                source=DetectionLog.Source.API,
+                original_name=upload.name,
                 store=None if params.validated_data["store"] else False,
-                mode=params.validated_data.get("mode"), recognize=params.validated_data["recognize"],
-            )  # fmt: skip
+                mode=params.validated_data.get("mode"),
+                recognize=params.validated_data["recognize"],
+            )
         except (UploadError, ImageDecodeError) as exc:
             logger.info("api analyze refused %s: %s", upload.name, exc)
             return Response({"image": [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
@@ -94,9 +98,22 @@ class DetectedFaceSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = DetectedFace
-        fields = ["id", "box", "score", "mask_label", "mask_probability", "person", "person_name", "distance",
-                  "review_state", "corrected_mask_label", "corrected_person", "effective_mask_label",
-                  "reviewed_by", "reviewed_at"]  # fmt: skip
+        fields = [
+            "id",
+            "box",
+            "score",
+            "mask_label",
+            "mask_probability",
+            "person",
+            "person_name",
+            "distance",
+            "review_state",
+            "corrected_mask_label",
+            "corrected_person",
+            "effective_mask_label",
+            "reviewed_by",
+            "reviewed_at",
+        ]
 
 
 class DetectionLogSerializer(serializers.ModelSerializer):
@@ -107,10 +124,29 @@ class DetectionLogSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = DetectionLog
-        fields = ["id", "created_at", "source", "camera", "camera_name", "batch", "user", "username",
-                  "original_name", "image_stored", "image_width", "image_height", "model_version", "mode",
-                  "timings_ms", "face_count", "masked_count", "unmasked_count", "unknown_count", "summary",
-                  "faces"]  # fmt: skip
+        fields = [
+            "id",
+            "created_at",
+            "source",
+            "camera",
+            "camera_name",
+            "batch",
+            "user",
+            "username",
+            "original_name",
+            "image_stored",
+            "image_width",
+            "image_height",
+            "model_version",
+            "mode",
+            "timings_ms",
+            "face_count",
+            "masked_count",
+            "unmasked_count",
+            "unknown_count",
+            "summary",
+            "faces",
+        ]
 
     def get_image_stored(self, obj) -> bool:
         return bool(obj.image)
@@ -139,8 +175,22 @@ class BatchJobSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = BatchJob
-        fields = ["id", "owner", "status", "mode", "recognize", "total", "done", "failed", "progress", "error",
-                  "cancel_requested", "created_at", "started_at", "finished_at"]  # fmt: skip
+        fields = [
+            "id",
+            "owner",
+            "status",
+            "mode",
+            "recognize",
+            "total",
+            "done",
+            "failed",
+            "progress",
+            "error",
+            "cancel_requested",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]
         read_only_fields = fields
 
 
@@ -153,8 +203,9 @@ class BatchJobDetailSerializer(BatchJobSerializer):
 
 
 class BatchCreateSerializer(serializers.Serializer):
-    files = serializers.ListField(child=serializers.FileField(), allow_empty=False,
-                                  help_text="Images and/or ZIP archives.")  # fmt: skip
+    files = serializers.ListField(
+        child=serializers.FileField(), allow_empty=False, help_text="Images and/or ZIP archives."
+    )
     mode = serializers.ChoiceField(choices=MODES, required=False)
     recognize = serializers.BooleanField(default=True)
 
@@ -162,8 +213,11 @@ class BatchCreateSerializer(serializers.Serializer):
 class BatchJobViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     """Batches: create from files (multipart `files`, repeated), follow their status, cancel, retry."""
 
-    required_permissions = {"progress": ["detection.view_batchjob"], "cancel": ["detection.change_batchjob"],
-                            "retry": ["detection.change_batchjob"]}  # fmt: skip
+    required_permissions = {
+        "progress": ["detection.view_batchjob"],
+        "cancel": ["detection.change_batchjob"],
+        "retry": ["detection.change_batchjob"],
+    }
     parser_classes = [MultiPartParser, FormParser]
     queryset = BatchJob.objects.none()
 
@@ -183,9 +237,11 @@ class BatchJobViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         params = BatchCreateSerializer(data=request.data)
         params.is_valid(raise_exception=True)
         batch = batches.create_batch(
-            request.user, expand_uploads(params.validated_data["files"]),
-            mode=params.validated_data.get("mode"), recognize=params.validated_data["recognize"],
-        )  # fmt: skip
+            request.user,
+            expand_uploads(params.validated_data["files"]),
+            mode=params.validated_data.get("mode"),
+            recognize=params.validated_data["recognize"],
+        )
         return Response(BatchJobDetailSerializer(batch).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses={200: BatchJobSerializer})
@@ -215,18 +271,22 @@ class StatsView(APIView):
 
     required_permissions = {"GET": ["detection.view_detectionlog"]}
 
-    @extend_schema(responses=inline_serializer("DashboardStats", {
-        "generated_at": serializers.DateTimeField(),
-        "today": serializers.DictField(),
-        "by_hour": serializers.ListField(child=serializers.DictField()),
-        "by_day": serializers.ListField(child=serializers.DictField()),
-        "by_source": serializers.ListField(child=serializers.DictField()),
-        "by_camera": serializers.ListField(child=serializers.DictField()),
-        "recent_violations": serializers.ListField(child=serializers.DictField()),
-        "unknown_faces": serializers.ListField(child=serializers.DictField()),
-        "running_jobs": serializers.ListField(child=serializers.DictField()),
-        "recent_jobs": serializers.ListField(child=serializers.DictField()),
-    }))  # fmt: skip
+    @extend_schema(
+        responses=inline_serializer(
+            "DashboardStats",
+            {
+                "generated_at": serializers.DateTimeField(),
+                "today": serializers.DictField(),
+                "by_hour": serializers.ListField(child=serializers.DictField()),
+                "by_day": serializers.ListField(child=serializers.DictField()),
+                "by_source": serializers.ListField(child=serializers.DictField()),
+                "by_camera": serializers.ListField(child=serializers.DictField()),
+                "recent_violations": serializers.ListField(child=serializers.DictField()),
+                "unknown_faces": serializers.ListField(child=serializers.DictField()),
+                "running_jobs": serializers.ListField(child=serializers.DictField()),
+                "recent_jobs": serializers.ListField(child=serializers.DictField()),
+            },
+        )
+    )
     def get(self, request):
         return Response(stats.dashboard(user=request.user))
-

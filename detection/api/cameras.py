@@ -14,9 +14,12 @@ from detection.views.live import CameraForm
 
 class CameraSerializer(serializers.ModelSerializer):
     url = serializers.CharField(
-        write_only=True, required=False, allow_blank=True, max_length=500,
+        write_only=True,
+        required=False,
+        allow_blank=True,
+        max_length=500,
         help_text="Stream URL or file path; write-only because it may hold credentials (see url_display).",
-    )  # fmt: skip
+    )
     url_display = serializers.SerializerMethodField(help_text="The stream URL with any password masked.")
 
     class Meta:

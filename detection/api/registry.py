@@ -52,10 +52,12 @@ class DeclarationSerializer(serializers.Serializer):
 
 class PersonSerializer(serializers.ModelSerializer):
     lawful_basis = serializers.ChoiceField(
-        choices=LawfulBasis.choices, write_only=True, required=False,
+        choices=LawfulBasis.choices,
+        write_only=True,
+        required=False,
         help_text="On creation: the lawful basis of registering the person, recorded by you (required while "
         "the platform requires consent). Later changes go through /consent/.",
-    )  # fmt: skip
+    )
     consent_note = serializers.CharField(write_only=True, required=False, allow_blank=True, default="")
     consent = ConsentRecordSerializer(read_only=True)
     sample_count = serializers.IntegerField(read_only=True, help_text="Photos enrolled (masked variants not counted).")
@@ -63,9 +65,20 @@ class PersonSerializer(serializers.ModelSerializer):
     class Meta:
         model = Person
         fields = [
-            "id", "display_name", "employee_code", "notes", "active", "lawful_basis", "consent_note", "consent",
-            "consent_withdrawn_at", "erasure_due_at", "sample_count", "created_at", "updated_at",
-        ]  # fmt: skip
+            "id",
+            "display_name",
+            "employee_code",
+            "notes",
+            "active",
+            "lawful_basis",
+            "consent_note",
+            "consent",
+            "consent_withdrawn_at",
+            "erasure_due_at",
+            "sample_count",
+            "created_at",
+            "updated_at",
+        ]
         read_only_fields = ["consent_withdrawn_at", "erasure_due_at", "created_at", "updated_at"]
 
     def validate(self, attrs):
@@ -269,9 +282,11 @@ class PersonViewSet(viewsets.ModelViewSet):
         except EnrolmentRejected as exc:
             return _rejected(exc)
         [result] = registry.add_photos(
-            person, [(file.name, data, FaceSample.Source.UPLOAD)],
-            allow_largest=upload.validated_data["allow_largest"], user=request.user,
-        )  # fmt: skip
+            person,
+            [(file.name, data, FaceSample.Source.UPLOAD)],
+            allow_largest=upload.validated_data["allow_largest"],
+            user=request.user,
+        )
         if not result.accepted:
             return Response({"code": result.code, "detail": result.reason}, status=status.HTTP_400_BAD_REQUEST)
         return Response(FaceSampleSerializer(result.sample).data, status=status.HTTP_201_CREATED)

@@ -38,9 +38,7 @@ def whole_image_box(width: int, height: int) -> tuple[float, float, float, float
     return (cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2)
 
 
-def crop_face(
-    image: np.ndarray, box: Sequence[float], size: int, margin: float = CROP_MARGIN
-) -> np.ndarray:
+def crop_face(image: np.ndarray, box: Sequence[float], size: int, margin: float = CROP_MARGIN) -> np.ndarray:
     """Square crop of an RGB uint8 image around `box`, edge-padded where it leaves the frame.
 
     Returns a `size` x `size` x 3 uint8 array (the classifier does its own normalisation).
@@ -53,8 +51,6 @@ def crop_face(
     if region.size == 0:
         region = np.zeros((1, 1, 3), dtype=np.uint8)
     if pad_left or pad_top or pad_right or pad_bottom:
-        region = cv2.copyMakeBorder(
-            region, pad_top, pad_bottom, pad_left, pad_right, cv2.BORDER_REPLICATE
-        )
+        region = cv2.copyMakeBorder(region, pad_top, pad_bottom, pad_left, pad_right, cv2.BORDER_REPLICATE)
     interpolation = cv2.INTER_AREA if region.shape[0] > size else cv2.INTER_LINEAR
     return cv2.resize(region, (size, size), interpolation=interpolation)

@@ -82,7 +82,11 @@ PRESETS: dict[str, PipelineConfig] = {
     "fast": PipelineConfig(
         mode="fast",
         detector=DetectorConfig(
-            backend="yunet", input_scale=1.0, max_input_pixels=120_000, score_threshold=0.6, nms_threshold=0.3,
+            backend="yunet",
+            input_scale=1.0,
+            max_input_pixels=120_000,
+            score_threshold=0.6,
+            nms_threshold=0.3,
             fast_downscale=True,
         ),
         box_adjust=(0.023, 0.133, 1.051, 0.911),
@@ -247,7 +251,7 @@ class Pipeline:
             _ = self.recognizer
 
     def _load_classifier(self, path: str | PathLike[str]) -> MaskClassifier:
-        return MaskClassifier(path, num_threads=self.config.num_threads, threshold=self.config.mask_threshold)
+        return MaskClassifier(Path(path), num_threads=self.config.num_threads, threshold=self.config.mask_threshold)
 
     def reload(self, classifier_path: str | PathLike[str] | None = None) -> None:
         """Load a (new) classifier file and swap it in; analyses already running finish on the old one.
@@ -427,10 +431,16 @@ class Pipeline:
         box = (0.0, 0.0, float(w), float(h))
         probability = float(self.classifier.predict(image, [whole_image_box(w, h)])[0])
         return FaceResult(
-            box=box, score=0.0, keypoints=np.zeros((5, 2), np.float32), mask=self.classifier.label(probability),
-            mask_score=probability, identity=None, distance=None,
-            detection=Detection(box=box, score=0.0, landmarks=np.zeros((5, 2), np.float32)), fallback="whole_image",
-        )  # fmt: skip
+            box=box,
+            score=0.0,
+            keypoints=np.zeros((5, 2), np.float32),
+            mask=self.classifier.label(probability),
+            mask_score=probability,
+            identity=None,
+            distance=None,
+            detection=Detection(box=box, score=0.0, landmarks=np.zeros((5, 2), np.float32)),
+            fallback="whole_image",
+        )
 
 
 _shared: dict[str, Pipeline] = {}

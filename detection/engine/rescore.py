@@ -174,8 +174,9 @@ class TreeEnsemble:
     def from_sklearn(cls, model: Any) -> TreeEnsemble:
         """The trees of a fitted binary `HistGradientBoostingClassifier` (read from its predictors;
         the benchmark checks the export against `predict_proba`)."""
-        fields: dict[str, list] = {k: [] for k in ("feature", "threshold", "missing_left", "left", "right", "leaf",
-                                                    "value")}  # fmt: skip
+        fields: dict[str, list] = {
+            k: [] for k in ("feature", "threshold", "missing_left", "left", "right", "leaf", "value")
+        }
         roots, offset = [], 0
         for (predictor,) in model._predictors:
             nodes = predictor.nodes
@@ -276,6 +277,8 @@ class Rescorer:
 
     def keep(self, candidates: Sequence[Detection], probabilities: np.ndarray, image_height: int) -> np.ndarray:
         """Which candidates are reported: the trees' verdict, or a confident face filling the frame."""
-        big = np.array([d.height >= self.big_face * image_height and d.score >= self.big_face_score
-                        for d in candidates], dtype=bool)  # fmt: skip
+        big = np.array(
+            [d.height >= self.big_face * image_height and d.score >= self.big_face_score for d in candidates],
+            dtype=bool,
+        )
         return (np.asarray(probabilities) >= self.threshold) | big

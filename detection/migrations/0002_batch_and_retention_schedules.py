@@ -38,7 +38,9 @@ def create_schedules(apps, schema_editor):
 
 
 def remove_schedules(apps, schema_editor):
-    apps.get_model("django_celery_beat", "PeriodicTask").objects.filter(name__in=[RETENTION_NAME, RECOVERY_NAME]).delete()
+    apps.get_model("django_celery_beat", "PeriodicTask").objects.filter(
+        name__in=[RETENTION_NAME, RECOVERY_NAME]
+    ).delete()
 
 
 class Migration(migrations.Migration):

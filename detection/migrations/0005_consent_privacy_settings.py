@@ -48,88 +48,176 @@ def remove_schedules(apps, schema_editor):
     apps.get_model("django_celery_beat", "PeriodicTask").objects.filter(name__in=[ERASURE_NAME, AUDIT_NAME]).delete()
 
 
-
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('detection', '0004_faceimport_shared_job_status'),
+        ("detection", "0004_faceimport_shared_job_status"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
         ("django_celery_beat", "0019_alter_periodictasks_options"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='person',
-            name='consent_withdrawn_at',
+            model_name="person",
+            name="consent_withdrawn_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='person',
-            name='erasure_due_at',
-            field=models.DateTimeField(blank=True, db_index=True, help_text='When consent was withdrawn: erased automatically then.', null=True),
+            model_name="person",
+            name="erasure_due_at",
+            field=models.DateTimeField(
+                blank=True, db_index=True, help_text="When consent was withdrawn: erased automatically then.", null=True
+            ),
         ),
         migrations.AddField(
-            model_name='platformsettings',
-            name='audit_retention_days',
-            field=models.PositiveIntegerField(default=2190, help_text='Audit events older than this are removed (0 keeps them forever); at least the image retention.', verbose_name='Audit trail retention (days)'),
+            model_name="platformsettings",
+            name="audit_retention_days",
+            field=models.PositiveIntegerField(
+                default=2190,
+                help_text="Audit events older than this are removed (0 keeps them forever); at least the image retention.",
+                verbose_name="Audit trail retention (days)",
+            ),
         ),
         migrations.AddField(
-            model_name='platformsettings',
-            name='erasure_grace_days',
-            field=models.PositiveIntegerField(default=30, help_text='Days between a withdrawal of consent and the automatic erasure of the person (0: the next run).', verbose_name='Erasure after withdrawal (days)'),
+            model_name="platformsettings",
+            name="erasure_grace_days",
+            field=models.PositiveIntegerField(
+                default=30,
+                help_text="Days between a withdrawal of consent and the automatic erasure of the person (0: the next run).",
+                verbose_name="Erasure after withdrawal (days)",
+            ),
         ),
         migrations.AddField(
-            model_name='platformsettings',
-            name='privacy_batches',
-            field=models.CharField(choices=[('whole', 'Whole image'), ('blur', 'Blur every face that is not a recognised registered person'), ('pixelate', 'Pixelate every face that is not a recognised registered person'), ('violations', 'Only face crops of people without a mask'), ('nothing', 'Nothing')], default='whole', max_length=16, verbose_name='Privacy mode: batches'),
+            model_name="platformsettings",
+            name="privacy_batches",
+            field=models.CharField(
+                choices=[
+                    ("whole", "Whole image"),
+                    ("blur", "Blur every face that is not a recognised registered person"),
+                    ("pixelate", "Pixelate every face that is not a recognised registered person"),
+                    ("violations", "Only face crops of people without a mask"),
+                    ("nothing", "Nothing"),
+                ],
+                default="whole",
+                max_length=16,
+                verbose_name="Privacy mode: batches",
+            ),
         ),
         migrations.AddField(
-            model_name='platformsettings',
-            name='privacy_cameras',
-            field=models.CharField(choices=[('whole', 'Whole image'), ('blur', 'Blur every face that is not a recognised registered person'), ('pixelate', 'Pixelate every face that is not a recognised registered person'), ('violations', 'Only face crops of people without a mask'), ('nothing', 'Nothing')], default='whole', max_length=16, verbose_name='Privacy mode: cameras'),
+            model_name="platformsettings",
+            name="privacy_cameras",
+            field=models.CharField(
+                choices=[
+                    ("whole", "Whole image"),
+                    ("blur", "Blur every face that is not a recognised registered person"),
+                    ("pixelate", "Pixelate every face that is not a recognised registered person"),
+                    ("violations", "Only face crops of people without a mask"),
+                    ("nothing", "Nothing"),
+                ],
+                default="whole",
+                max_length=16,
+                verbose_name="Privacy mode: cameras",
+            ),
         ),
         migrations.AddField(
-            model_name='platformsettings',
-            name='privacy_uploads',
-            field=models.CharField(choices=[('whole', 'Whole image'), ('blur', 'Blur every face that is not a recognised registered person'), ('pixelate', 'Pixelate every face that is not a recognised registered person'), ('violations', 'Only face crops of people without a mask'), ('nothing', 'Nothing')], default='whole', max_length=16, verbose_name='Privacy mode: uploads and API'),
+            model_name="platformsettings",
+            name="privacy_uploads",
+            field=models.CharField(
+                choices=[
+                    ("whole", "Whole image"),
+                    ("blur", "Blur every face that is not a recognised registered person"),
+                    ("pixelate", "Pixelate every face that is not a recognised registered person"),
+                    ("violations", "Only face crops of people without a mask"),
+                    ("nothing", "Nothing"),
+                ],
+                default="whole",
+                max_length=16,
+                verbose_name="Privacy mode: uploads and API",
+            ),
         ),
         migrations.AddField(
-            model_name='platformsettings',
-            name='require_consent',
-            field=models.BooleanField(default=True, help_text='People without a recorded lawful basis and consent are never recognised.', verbose_name='Require a lawful basis before recognition'),
+            model_name="platformsettings",
+            name="require_consent",
+            field=models.BooleanField(
+                default=True,
+                help_text="People without a recorded lawful basis and consent are never recognised.",
+                verbose_name="Require a lawful basis before recognition",
+            ),
         ),
         migrations.CreateModel(
-            name='ConsentRecord',
+            name="ConsentRecord",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('lawful_basis', models.CharField(choices=[('consent', 'Explicit consent of the person'), ('employment', 'Obligations of employment or social-protection law'), ('public_interest', 'Substantial public interest set out in law'), ('vital_interests', 'Vital interests of the person'), ('other', 'Another basis (described in the note)')], max_length=32)),
-                ('note', models.TextField(blank=True, help_text='Where the signed form is kept, its reference, or other details.')),
-                ('document', models.FileField(blank=True, help_text='A scan of the signed consent form.', upload_to='consent/')),
-                ('recorded_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('recorded_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "lawful_basis",
+                    models.CharField(
+                        choices=[
+                            ("consent", "Explicit consent of the person"),
+                            ("employment", "Obligations of employment or social-protection law"),
+                            ("public_interest", "Substantial public interest set out in law"),
+                            ("vital_interests", "Vital interests of the person"),
+                            ("other", "Another basis (described in the note)"),
+                        ],
+                        max_length=32,
+                    ),
+                ),
+                (
+                    "note",
+                    models.TextField(
+                        blank=True, help_text="Where the signed form is kept, its reference, or other details."
+                    ),
+                ),
+                (
+                    "document",
+                    models.FileField(blank=True, help_text="A scan of the signed consent form.", upload_to="consent/"),
+                ),
+                ("recorded_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "recorded_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-recorded_at', '-id'],
+                "ordering": ["-recorded_at", "-id"],
             },
         ),
         migrations.AddField(
-            model_name='faceimport',
-            name='consent',
-            field=models.ForeignKey(blank=True, help_text='The one declaration applied to every person the import registers.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='detection.consentrecord'),
+            model_name="faceimport",
+            name="consent",
+            field=models.ForeignKey(
+                blank=True,
+                help_text="The one declaration applied to every person the import registers.",
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to="detection.consentrecord",
+            ),
         ),
         migrations.AddField(
-            model_name='person',
-            name='consent',
-            field=models.ForeignKey(blank=True, help_text='The lawful basis and consent on record; none: not recognised while consent is required.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='people', to='detection.consentrecord'),
+            model_name="person",
+            name="consent",
+            field=models.ForeignKey(
+                blank=True,
+                help_text="The lawful basis and consent on record; none: not recognised while consent is required.",
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="people",
+                to="detection.consentrecord",
+            ),
         ),
         migrations.RunPython(consent_records_from_old_fields, migrations.RunPython.noop),
         migrations.RemoveField(
-            model_name='person',
-            name='consent_at',
+            model_name="person",
+            name="consent_at",
         ),
         migrations.RemoveField(
-            model_name='person',
-            name='consent_by',
+            model_name="person",
+            name="consent_by",
         ),
         migrations.RunPython(create_schedules, remove_schedules),
     ]

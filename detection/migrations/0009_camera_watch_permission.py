@@ -4,14 +4,16 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('detection', '0008_webhook_events_and_cameras'),
+        ("detection", "0008_webhook_events_and_cameras"),
     ]
 
     operations = [
         migrations.AlterModelOptions(
-            name='camera',
-            options={'ordering': ['name'], 'permissions': [('watch_camera', "Can watch a camera's live view (without its configuration)")]},
+            name="camera",
+            options={
+                "ordering": ["name"],
+                "permissions": [("watch_camera", "Can watch a camera's live view (without its configuration)")],
+            },
         ),
     ]

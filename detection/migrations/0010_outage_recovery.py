@@ -29,47 +29,75 @@ def sweep_every_minute(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('detection', '0009_camera_watch_permission'),
-        ('django_celery_beat', '0019_alter_periodictasks_options'),
+        ("detection", "0009_camera_watch_permission"),
+        ("django_celery_beat", "0019_alter_periodictasks_options"),
     ]
 
     operations = [
         migrations.RunPython(sweep_every_few_seconds, sweep_every_minute),
         migrations.AddField(
-            model_name='batchitem',
-            name='queued_at',
+            model_name="batchitem",
+            name="queued_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='batchitem',
-            name='started_at',
+            model_name="batchitem",
+            name="started_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='faceimport',
-            name='heartbeat_at',
+            model_name="faceimport",
+            name="heartbeat_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='facesample',
-            name='face_import',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='samples', to='detection.faceimport'),
+            model_name="facesample",
+            name="face_import",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="samples",
+                to="detection.faceimport",
+            ),
         ),
         migrations.AddField(
-            model_name='facesample',
-            name='import_file',
+            model_name="facesample",
+            name="import_file",
             field=models.CharField(blank=True, max_length=500),
         ),
         migrations.AlterField(
-            model_name='batchjob',
-            name='status',
-            field=models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('succeeded', 'Succeeded'), ('partial', 'Finished with failures'), ('failed', 'Failed'), ('cancelled', 'Cancelled')], db_index=True, default='queued', max_length=16),
+            model_name="batchjob",
+            name="status",
+            field=models.CharField(
+                choices=[
+                    ("queued", "Queued"),
+                    ("running", "Running"),
+                    ("succeeded", "Succeeded"),
+                    ("partial", "Finished with failures"),
+                    ("failed", "Failed"),
+                    ("cancelled", "Cancelled"),
+                ],
+                db_index=True,
+                default="queued",
+                max_length=16,
+            ),
         ),
         migrations.AlterField(
-            model_name='faceimport',
-            name='status',
-            field=models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('succeeded', 'Succeeded'), ('partial', 'Finished with failures'), ('failed', 'Failed'), ('cancelled', 'Cancelled')], default='queued', max_length=16),
+            model_name="faceimport",
+            name="status",
+            field=models.CharField(
+                choices=[
+                    ("queued", "Queued"),
+                    ("running", "Running"),
+                    ("succeeded", "Succeeded"),
+                    ("partial", "Finished with failures"),
+                    ("failed", "Failed"),
+                    ("cancelled", "Cancelled"),
+                ],
+                default="queued",
+                max_length=16,
+            ),
         ),
     ]

@@ -54,9 +54,9 @@ def payload_for(log: DetectionLog, level: str) -> dict[str, Any]:
         "level": level,
         "text": log.summary,
         "log_id": log.pk,
-        "camera": log.camera.name if log.camera_id else None,
+        "camera": log.camera.name if log.camera else None,
         "camera_id": log.camera_id,
-        "location": log.camera.location if log.camera_id else None,
+        "location": log.camera.location if log.camera else None,
         "source": log.source,
         "created_at": log.created_at.isoformat(),
         "faces": log.face_count,
@@ -67,8 +67,9 @@ def payload_for(log: DetectionLog, level: str) -> dict[str, Any]:
 
 def notify(payload: dict[str, Any]) -> None:
     """To the people who need it: the dashboard and the viewers of the camera (not every page)."""
-    msg = realtime.message("alert", level=payload["level"], text=payload["text"], log_id=payload["log_id"],
-                           camera=payload["camera"])  # fmt: skip
+    msg = realtime.message(
+        "alert", level=payload["level"], text=payload["text"], log_id=payload["log_id"], camera=payload["camera"]
+    )
     realtime.publish(realtime.DASHBOARD_GROUP, msg)
     if payload.get("camera_id"):
         realtime.publish(realtime.camera_group(payload["camera_id"]), msg)
@@ -79,9 +80,20 @@ def notify(payload: dict[str, Any]) -> None:
 
 def sample_payload() -> dict[str, Any]:
     """What "Send test" posts: shaped like a real alert, marked as a test."""
-    return {"event": "webhook.test", "level": "test", "text": "Test alert from MaskPortal", "log_id": None,
-            "camera": None, "camera_id": None, "location": None, "source": "test",
-            "created_at": timezone.now().isoformat(), "faces": 0, "unmasked": 0, "unknown": 0}  # fmt: skip
+    return {
+        "event": "webhook.test",
+        "level": "test",
+        "text": "Test alert from MaskPortal",
+        "log_id": None,
+        "camera": None,
+        "camera_id": None,
+        "location": None,
+        "source": "test",
+        "created_at": timezone.now().isoformat(),
+        "faces": 0,
+        "unmasked": 0,
+        "unknown": 0,
+    }
 
 
 def send_test(webhook: AlertWebhook) -> tuple[bool, str]:

@@ -122,9 +122,17 @@ def analyse_and_log(
     else:
         image, data, _ = decode(image_or_bytes)
     return record(
-        image, data, analysis, user=user, source=source, camera=camera, batch=batch,
-        original_name=original_name, store=store, mode=mode,
-    )  # fmt: skip
+        image,
+        data,
+        analysis,
+        user=user,
+        source=source,
+        camera=camera,
+        batch=batch,
+        original_name=original_name,
+        store=store,
+        mode=mode,
+    )
 
 
 def record(image: np.ndarray, data: bytes | None, analysis: Analysis, **fields: Any) -> DetectionLog:
@@ -177,14 +185,17 @@ def prepare_log(
     faces = []
     for index, result in enumerate(analysis.faces):
         face = DetectedFace(
-            x1=result.box[0], y1=result.box[1], x2=result.box[2], y2=result.box[3],
+            x1=result.box[0],
+            y1=result.box[1],
+            x2=result.box[2],
+            y2=result.box[3],
             score=float(result.score),
             mask_label=MaskLabel.WITH_MASK if result.mask == WITH_MASK else MaskLabel.WITHOUT_MASK,
             mask_probability=float(result.mask_score),
             person=people.get(result.identity or ""),
             distance=result.distance,
-        )  # fmt: skip
-        if index in kept.crops:
+        )
+        if index in kept.crops and kept.crop_source is not None:
             save_file(face.crop, "face.jpg", encode_image(crop_face(kept.crop_source, result.box, CROP_SIDE)))
         faces.append(face)
     log.face_count = len(faces)

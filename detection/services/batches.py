@@ -113,7 +113,7 @@ def create_batch(user, items: Iterable[UploadItem], *, mode: str | None = None, 
         total = failed = 0
         for item in items:
             row = BatchItem(batch=batch, name=item.name[:500])
-            if item.ok:
+            if item.data is not None and item.ok:
                 save_file(row.upload, "item", item.data)
             else:
                 row.status, row.error = BatchItem.Status.FAILED, item.error
@@ -242,6 +242,12 @@ def save_outcomes(batch: BatchJob, outcomes: list[Outcome]) -> None:
         _save(batch, [Outcome(outcomes[0].item, None, reason)])
 
 
+def _delete_files(names: list[str]) -> None:
+    """Remove uploads whose outcome is committed (called after the commit)."""
+    for name in names:
+        default_storage.delete(name)
+
+
 def _save(batch: BatchJob, outcomes: list[Outcome]) -> None:
     with files_rolled_back(), transaction.atomic():
         if cancel_requested(batch.pk):
@@ -261,9 +267,15 @@ def _save(batch: BatchJob, outcomes: list[Outcome]) -> None:
                 continue
             image, original, analysis = outcome.result
             row.log = prepare_log(
-                image, original, analysis, user=batch.owner, source=DetectionLog.Source.BATCH,
-                batch=batch, original_name=item.name, mode=batch.mode,
-            )  # fmt: skip
+                image,
+                original,
+                analysis,
+                user=batch.owner,
+                source=DetectionLog.Source.BATCH,
+                batch=batch,
+                original_name=item.name,
+                mode=batch.mode,
+            )
             logs.append(row.log)
             uploads.append(item.upload.name)
             row.status, row.upload = BatchItem.Status.DONE, ""
@@ -273,7 +285,7 @@ def _save(batch: BatchJob, outcomes: list[Outcome]) -> None:
         BatchItem.objects.bulk_update(rows, ["status", "error", "log", "upload", "attempts"])
         failed = len(rows) - len(logs)
         BatchJob.objects.filter(pk=batch.pk).update(done=F("done") + len(logs), failed=F("failed") + failed)
-        transaction.on_commit(lambda: [default_storage.delete(name) for name in uploads])
+        transaction.on_commit(partial(_delete_files, uploads))
     for log in logs:
         log_recorded(log)
 
@@ -343,9 +355,7 @@ def cancel_batch(batch: BatchJob) -> bool:
 
 def retryable_items(batch: BatchJob):
     """Failed items whose upload is kept (refused uploads have none) and, after a cancel, pending ones."""
-    return batch.items.exclude(upload="").filter(
-        Q(status=BatchItem.Status.FAILED) | Q(status=BatchItem.Status.PENDING)
-    )
+    return batch.items.exclude(upload="").filter(Q(status=BatchItem.Status.FAILED) | Q(status=BatchItem.Status.PENDING))
 
 
 def retry_batch(batch: BatchJob, item_ids: list[int] | None = None) -> int:

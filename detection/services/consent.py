@@ -98,10 +98,14 @@ def new_record(declaration: Declaration, *, user=None) -> ConsentRecord:
 
 def audit_consent(person: Person, consent: ConsentRecord, **detail) -> None:
     record(
-        AuditEvent.Kind.CONSENT_RECORDED, obj=person, actor=consent.recorded_by,
-        lawful_basis=consent.get_lawful_basis_display(), note=consent.note,
-        document=bool(consent.document), **detail,
-    )  # fmt: skip
+        AuditEvent.Kind.CONSENT_RECORDED,
+        obj=person,
+        actor=consent.recorded_by,
+        lawful_basis=consent.get_lawful_basis_display(),
+        note=consent.note,
+        document=bool(consent.document),
+        **detail,
+    )
 
 
 def drop_if_unused(consent: ConsentRecord | None) -> str | None:
@@ -144,9 +148,13 @@ def withdraw_consent(person: Person, *, user=None, note: str = "", now=None) -> 
         person.active = False
         person.save(update_fields=["consent_withdrawn_at", "erasure_due_at", "active", "updated_at"])
         record(
-            AuditEvent.Kind.CONSENT_WITHDRAWN, obj=person, actor=user, note=note.strip(), grace_days=grace,
+            AuditEvent.Kind.CONSENT_WITHDRAWN,
+            obj=person,
+            actor=user,
+            note=note.strip(),
+            grace_days=grace,
             erase_after=person.erasure_due_at,
-        )  # fmt: skip
+        )
     registry_changed()
     logger.info("consent of person %s withdrawn; erasure due %s", person.pk, person.erasure_due_at)
     return person

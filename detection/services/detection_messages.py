@@ -15,7 +15,7 @@ def detection_message(log: DetectionLog) -> dict[str, Any]:
         "detection",
         log_id=log.pk,
         source=log.source,
-        camera=log.camera.name if log.camera_id else None,
+        camera=log.camera.name if log.camera else None,
         created_at=log.created_at.isoformat(),
         summary=log.summary,
         faces=[

@@ -166,18 +166,30 @@ class LiveSession:
         summary = event_summary(self.name_of(event.identity), event.mask, self.place())
         with transaction.atomic():
             log = analyse_and_log(
-                snapshot, user=self.user, source=self.source, camera=self.camera, mode=self.mode,
-                analysis=analysis, original_name=f"track {event.track_id}",
-            )  # fmt: skip
+                snapshot,
+                user=self.user,
+                source=self.source,
+                camera=self.camera,
+                mode=self.mode,
+                analysis=analysis,
+                original_name=f"track {event.track_id}",
+            )
             log.summary = summary
             duration = round(event.ended - event.started, 2)
             log.timings_ms = {**log.timings_ms, "duration_s": duration, "frames": event.hits}
             log.save(update_fields=["summary", "timings_ms"])
             alerts.raise_for(log, mask=event.mask, known=event.identity is not None)
         if self.camera is not None:
-            realtime.publish(realtime.camera_group(self.camera.pk), realtime.message(
-                "detection", log_id=log.pk, camera=self.camera.name, summary=summary, track=event.track_id,
-            ))  # fmt: skip
+            realtime.publish(
+                realtime.camera_group(self.camera.pk),
+                realtime.message(
+                    "detection",
+                    log_id=log.pk,
+                    camera=self.camera.name,
+                    summary=summary,
+                    track=event.track_id,
+                ),
+            )
         return log
 
     def place(self) -> str:

@@ -67,9 +67,12 @@ def create_person(
             consent=record_row,
         )
         record(
-            AuditEvent.Kind.PERSON_CREATED, obj=person, actor=user, source=source,
+            AuditEvent.Kind.PERSON_CREATED,
+            obj=person,
+            actor=user,
+            source=source,
             values=snapshot(person, EDITABLE_FIELDS),
-        )  # fmt: skip
+        )
         if record_row is not None:
             consent_service.audit_consent(person, record_row)
     logger.info("person %s created by %s", person.pk, user)
@@ -187,8 +190,9 @@ def promote_face(
         sample = enrol(
             target, data, source=FaceSample.Source.SNAPSHOT, near_box=box, allow_largest=box is None, notify=False
         )
-        record(AuditEvent.Kind.FACE_PROMOTED, obj=target, actor=user, detection=face.log_id, face=face.pk,
-               photo=sample.pk)  # fmt: skip
+        record(
+            AuditEvent.Kind.FACE_PROMOTED, obj=target, actor=user, detection=face.log_id, face=face.pk, photo=sample.pk
+        )
     registry_changed()
     logger.info("detected face %s promoted to person %s by %s", face.pk, target.pk, user)
     return sample

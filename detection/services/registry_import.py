@@ -118,10 +118,13 @@ def _queue(job: FaceImport, consent: Declaration | None) -> FaceImport:
         job.consent = consent_service.new_record(consent, user=job.owner)
     job.save()
     record(
-        AuditEvent.Kind.IMPORT_RUN, obj=job, object_repr=job.source_name, actor=job.owner,
+        AuditEvent.Kind.IMPORT_RUN,
+        obj=job,
+        object_repr=job.source_name,
+        actor=job.owner,
         lawful_basis=job.consent.get_lawful_basis_display() if job.consent else None,
         allow_largest=job.allow_largest,
-    )  # fmt: skip
+    )
     send_after_commit(lambda: enqueue(IMPORT_TASK, job.pk), f"face import {job.pk}")
     return job
 
@@ -202,9 +205,12 @@ def _import_one(
         person = people.get(name) or Person.objects.filter(display_name__iexact=name).first()
         if person is None:
             person = registry.create_person(
-                display_name=name, notes=f"Imported from {job.source_name}", consent=job.consent, user=job.owner,
+                display_name=name,
+                notes=f"Imported from {job.source_name}",
+                consent=job.consent,
+                user=job.owner,
                 source="import",
-            )  # fmt: skip
+            )
         elif person.consent is None and job.consent is not None:
             person.consent = job.consent
             person.save(update_fields=["consent", "updated_at"])
@@ -224,9 +230,11 @@ def _claim(import_id: int) -> FaceImport | None:
     claimed = rows.filter(status=FaceImport.Status.QUEUED).update(status=FaceImport.Status.RUNNING, heartbeat_at=now)
     if not claimed:
         stale = now - timedelta(seconds=STALE_AFTER_S)
-        claimed = rows.filter(status=FaceImport.Status.RUNNING).filter(
-            Q(heartbeat_at__lt=stale) | Q(heartbeat_at__isnull=True)
-        ).update(heartbeat_at=now)
+        claimed = (
+            rows.filter(status=FaceImport.Status.RUNNING)
+            .filter(Q(heartbeat_at__lt=stale) | Q(heartbeat_at__isnull=True))
+            .update(heartbeat_at=now)
+        )
     return rows.first() if claimed else None
 
 
@@ -253,10 +261,13 @@ def run_import(import_id: int) -> dict[str, int]:
 
 
 def _enrol_all(job: FaceImport, entries: list[Entry]) -> None:
-    job.report = [_row(name, "", "skipped", "archiver metadata, not a photo", "metadata")
-                  for name, _, read in entries if read is None]  # fmt: skip
-    entries = [entry for entry in entries if entry[2] is not None]
-    job.total = len(entries)
+    job.report = [
+        _row(name, "", "skipped", "archiver metadata, not a photo", "metadata")
+        for name, _, read in entries
+        if read is None
+    ]
+    photos = [(name, folder, read) for name, folder, read in entries if read is not None]
+    job.total = len(photos)
     job.save(update_fields=["total", "report", "done", "failed"])
     _publish(job)
     people: dict[str, Person] = {}
@@ -264,7 +275,7 @@ def _enrol_all(job: FaceImport, entries: list[Entry]) -> None:
         FaceSample.objects.filter(face_import=job, variant_of=None).values_list("import_file", "person__display_name")
     )
     last = time.monotonic()
-    for name, folder, read in entries:
+    for name, folder, read in photos:
         if name in enrolled:
             job.done += 1
             job.report.append(_row(name, enrolled[name], "accepted"))
@@ -316,9 +327,14 @@ def retry_with_largest(job: FaceImport, owner) -> FaceImport:
     if not can_retry(job):
         raise ImportRefused("This import has no photos of several faces left to retry.")
     retry = FaceImport(
-        owner=owner, archive=job.archive.name, folder=job.folder, source_name=job.source_name,
-        allow_largest=True, retry_of=job, consent=job.consent,
-    )  # fmt: skip
+        owner=owner,
+        archive=job.archive.name,
+        folder=job.folder,
+        source_name=job.source_name,
+        allow_largest=True,
+        retry_of=job,
+        consent=job.consent,
+    )
     with transaction.atomic():
         FaceImport.objects.filter(pk=job.pk).update(archive="")
         _queue(retry, None)

@@ -49,16 +49,20 @@ def review_face(
         face.review_state = DetectedFace.Review.CORRECTED if corrected else DetectedFace.Review.CONFIRMED
         face.reviewed_by = user
         face.reviewed_at = timezone.now()
-        face.save(update_fields=["corrected_mask_label", "corrected_person", "review_state", "reviewed_by",
-                                 "reviewed_at"])  # fmt: skip
+        face.save(
+            update_fields=["corrected_mask_label", "corrected_person", "review_state", "reviewed_by", "reviewed_at"]
+        )
         record(
-            AuditEvent.Kind.DETECTION_CORRECTED, obj=face, object_repr=f"Face {face.pk} of detection {face.log_id}",
-            actor=user, review=face.get_review_state_display(),
+            AuditEvent.Kind.DETECTION_CORRECTED,
+            obj=face,
+            object_repr=f"Face {face.pk} of detection {face.log_id}",
+            actor=user,
+            review=face.get_review_state_display(),
             changes={
                 "Mask": [MaskLabel(previous_label).label, MaskLabel(face.effective_mask_label).label],
                 "Person": [str(previous_person or "unknown"), str(identity or "unknown")],
             },
-        )  # fmt: skip
+        )
         if face.corrected_mask_label or previous_label != face.effective_mask_label:
             face_reviewed.send(sender=DetectedFace, face=face)
     logger.info("face %s reviewed by %s: %s", face.pk, user, face.review_state)
@@ -84,9 +88,17 @@ def review_faces(log: DetectionLog, decisions: Mapping[int, Decision], *, user) 
         for face_id, (mask_label, person) in decisions.items():
             review_face(by_id[face_id], user=user, mask_label=mask_label, person=person)
         recount(log, faces)
-    transaction.on_commit(lambda: realtime.publish(realtime.DASHBOARD_GROUP, realtime.message(
-        "review", log_id=log.pk, summary=log.summary, counts=counts(log),
-    )))  # fmt: skip
+    transaction.on_commit(
+        lambda: realtime.publish(
+            realtime.DASHBOARD_GROUP,
+            realtime.message(
+                "review",
+                log_id=log.pk,
+                summary=log.summary,
+                counts=counts(log),
+            ),
+        )
+    )
     return faces
 
 
@@ -105,8 +117,12 @@ def recount(log: DetectionLog, faces: Iterable[DetectedFace]) -> None:
 
 
 def counts(log: DetectionLog) -> dict[str, int]:
-    return {"faces": log.face_count, "masked": log.masked_count, "unmasked": log.unmasked_count,
-            "unknown": log.unknown_count}  # fmt: skip
+    return {
+        "faces": log.face_count,
+        "masked": log.masked_count,
+        "unmasked": log.unmasked_count,
+        "unknown": log.unknown_count,
+    }
 
 
 def reading_order(faces: Iterable[DetectedFace]) -> list[DetectedFace]:

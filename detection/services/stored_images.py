@@ -90,6 +90,7 @@ def stored_image(image: np.ndarray, data: bytes | None, store: str) -> tuple[byt
     scale = DOWNSCALED_SIDE / max(h, w)
     if scale >= 1.0 or store == PlatformSettings.StoreImages.ORIGINAL:
         # a small JPEG is kept as it came (no second lossy encode), less its metadata
-        return _without_metadata(data, image) if is_jpeg else (encode_image(image), "jpg")
-    small = Image.fromarray(image).resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.LANCZOS)
+        return _without_metadata(data, image) if data is not None and is_jpeg else (encode_image(image), "jpg")
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    small = Image.fromarray(image).resize(size, Image.Resampling.LANCZOS)
     return encode_image(np.asarray(small)), "jpg"

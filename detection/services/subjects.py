@@ -45,9 +45,16 @@ logger = logging.getLogger(__name__)
 #: What erased names become in the log's texts.
 ERASED_NAME = "An erased person"
 PROFILE_FIELDS = (
-    "id", "display_name", "employee_code", "notes", "active", "created_at", "updated_at", "consent_withdrawn_at",
+    "id",
+    "display_name",
+    "employee_code",
+    "notes",
+    "active",
+    "created_at",
+    "updated_at",
+    "consent_withdrawn_at",
     "erasure_due_at",
-)  # fmt: skip
+)
 
 
 def naming(person: Person) -> QuerySet[DetectedFace]:
@@ -151,12 +158,17 @@ def export_subject(person: Person, *, user=None) -> IO[bytes]:
         photos = []
         for sample in person.samples.order_by("id"):
             kind = "synthetic masked variant" if sample.synthetic_mask else "enrolment photo"
-            photos.append({
-                "sample": sample.pk, "kind": kind, "source": sample.get_source_display(),
-                "created_at": sample.created_at, "quality": sample.quality,
-                "photo": archive.add_file(f"photos/{sample.pk}-photo", sample.image, f"Photo ({kind})"),
-                "crop": archive.add_file(f"photos/{sample.pk}-crop", sample.crop, f"Face crop ({kind})"),
-            })  # fmt: skip
+            photos.append(
+                {
+                    "sample": sample.pk,
+                    "kind": kind,
+                    "source": sample.get_source_display(),
+                    "created_at": sample.created_at,
+                    "quality": sample.quality,
+                    "photo": archive.add_file(f"photos/{sample.pk}-photo", sample.image, f"Photo ({kind})"),
+                    "crop": archive.add_file(f"photos/{sample.pk}-crop", sample.crop, f"Face crop ({kind})"),
+                }
+            )
         archive.add_json("photos.json", photos, "Enrolment photos, crops and how they were taken")
         detections, images_done = [], set()
         for face in naming(person).select_related("log", "log__camera").order_by("log_id", "id"):
@@ -281,9 +293,14 @@ def erase_person(person: Person, *, user=None, reason: str = "") -> ErasureRepor
         if document := drop_if_unused(consent):
             stale.append(document)
         record(
-            AuditEvent.Kind.PERSON_ERASED, object_type=Person._meta.model_name or "person", object_id=pk, actor=user,
-            reason=reason, photos=report.photos, detections=report.detections,
-        )  # fmt: skip
+            AuditEvent.Kind.PERSON_ERASED,
+            object_type=Person._meta.model_name or "person",
+            object_id=pk,
+            actor=user,
+            reason=reason,
+            photos=report.photos,
+            detections=report.detections,
+        )
     erase_files(samples)
     for name in stale:
         default_storage.delete(name)

@@ -85,10 +85,7 @@ def image_problem(data: bytes) -> str:
     if fmt not in SUPPORTED_FORMATS:
         return f"unsupported image format {fmt}; use JPEG, PNG, WebP, BMP or GIF"
     if width * height > settings.MAX_IMAGE_PIXELS:
-        return (
-            f"the image is too large: {width}x{height} pixels "
-            f"(limit {settings.MAX_IMAGE_PIXELS / 1e6:g} megapixels)"
-        )
+        return f"the image is too large: {width}x{height} pixels (limit {settings.MAX_IMAGE_PIXELS / 1e6:g} megapixels)"
     return ""
 
 

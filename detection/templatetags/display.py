@@ -48,8 +48,13 @@ def status_badge(status: str, element_id: str = "") -> str:
     """<span class="badge text-bg-COLOUR">Word</span> for a status value."""
     colour = STATUS_COLOURS.get(status, "secondary")
     if element_id:
-        return format_html('<span class="badge text-bg-{}" id="{}" data-status="{}">{}</span>',
-                           colour, element_id, status, status_word(status))  # fmt: skip
+        return format_html(
+            '<span class="badge text-bg-{}" id="{}" data-status="{}">{}</span>',
+            colour,
+            element_id,
+            status,
+            status_word(status),
+        )
     return format_html('<span class="badge text-bg-{}" data-status="{}">{}</span>', colour, status, status_word(status))
 
 
@@ -65,8 +70,12 @@ def when(value: datetime | None) -> str:
     if not value:
         return "—"
     local = timezone.localtime(value) if timezone.is_aware(value) else value
-    return format_html('<time datetime="{}" title="{}">{}</time>', local.isoformat(),
-                       local.strftime("%Y-%m-%d %H:%M:%S"), local.strftime(TIME_FORMAT))  # fmt: skip
+    return format_html(
+        '<time datetime="{}" title="{}">{}</time>',
+        local.isoformat(),
+        local.strftime("%Y-%m-%d %H:%M:%S"),
+        local.strftime(TIME_FORMAT),
+    )
 
 
 @register.filter
@@ -84,10 +93,16 @@ def duration_ms(value: float | int | None) -> str:
 
 #: How each stored timing reads: a label, and whether it counts milliseconds, seconds or frames.
 TIMING_LABELS = {
-    "decode": ("Decoding", "ms"), "detect": ("Face detection", "ms"), "classify": ("Mask classifier", "ms"),
-    "recognize": ("Recognition", "ms"), "track": ("Tracking", "ms"), "store": ("Storing", "ms"),
-    "total": ("Total", "ms"), "duration_s": ("Seen for", "s"), "frames": ("Frames", "count"),
-}  # fmt: skip
+    "decode": ("Decoding", "ms"),
+    "detect": ("Face detection", "ms"),
+    "classify": ("Mask classifier", "ms"),
+    "recognize": ("Recognition", "ms"),
+    "track": ("Tracking", "ms"),
+    "store": ("Storing", "ms"),
+    "total": ("Total", "ms"),
+    "duration_s": ("Seen for", "s"),
+    "frames": ("Frames", "count"),
+}
 
 
 @register.filter

@@ -33,8 +33,9 @@ logger = logging.getLogger(__name__)
 
 
 class UploadForm(forms.Form):
-    mode = forms.ChoiceField(choices=[(m, m.capitalize()) for m in MODES], required=False,
-                             initial=settings.ENGINE_UPLOAD_MODE)  # fmt: skip
+    mode = forms.ChoiceField(
+        choices=[(m, m.capitalize()) for m in MODES], required=False, initial=settings.ENGINE_UPLOAD_MODE
+    )
     recognize = forms.BooleanField(required=False, initial=True, label="Recognise registered people")
 
 
@@ -48,8 +49,12 @@ class UploadView(Perm, View):
         return self.render(UploadForm())
 
     def render(self, form, errors=(), status=200):
-        return render(request=self.request, template_name=self.template_name, status=status,
-                      context={"form": form, "errors": errors})  # fmt: skip
+        return render(
+            request=self.request,
+            template_name=self.template_name,
+            status=status,
+            context={"form": form, "errors": errors},
+        )
 
     def post(self, request):
         form = UploadForm(request.POST)
@@ -76,8 +81,14 @@ class UploadView(Perm, View):
 
     def analyse_one(self, form, name, data, mode, recognize):
         try:
-            log = analyse_and_log(data, user=self.request.user, source=DetectionLog.Source.UPLOAD,
-                                  original_name=name, mode=mode, recognize=recognize)  # fmt: skip
+            log = analyse_and_log(
+                data,
+                user=self.request.user,
+                source=DetectionLog.Source.UPLOAD,
+                original_name=name,
+                mode=mode,
+                recognize=recognize,
+            )
         except ImageDecodeError as exc:
             logger.info("upload %s refused: %s", name, exc)
             return self.render(form, [f"{name}: {exc}"], status=400)
@@ -95,9 +106,11 @@ class LogListView(Perm, ListView):
 
     def get_context_data(self, **kwargs):
         return super().get_context_data(
-            filter_form=self.filterset.form, face_filter=self.filterset.active_face_filter,
-            query=_query_without_page(self.request), **kwargs,
-        )  # fmt: skip
+            filter_form=self.filterset.form,
+            face_filter=self.filterset.active_face_filter,
+            query=_query_without_page(self.request),
+            **kwargs,
+        )
 
 
 def _query_without_page(request) -> str:
@@ -111,8 +124,24 @@ class LogExportView(Perm, View):
     gets one row)."""
 
     permission_required = "detection.view_detectionlog"
-    HEADER = ["log_id", "created_at", "source", "camera", "user", "file", "model_version", "face_id", "box",
-              "score", "mask", "mask_probability", "reviewed_mask", "person", "reviewed_person", "review_state"]
+    HEADER = [
+        "log_id",
+        "created_at",
+        "source",
+        "camera",
+        "user",
+        "file",
+        "model_version",
+        "face_id",
+        "box",
+        "score",
+        "mask",
+        "mask_probability",
+        "reviewed_mask",
+        "person",
+        "reviewed_person",
+        "review_state",
+    ]
 
     def get(self, request):
         filterset = LogFilterSet(request.GET)
@@ -122,21 +151,36 @@ class LogExportView(Perm, View):
         def rows():
             yield self.HEADER
             for log in logs.iterator(chunk_size=500):
-                base = [log.pk, log.created_at.isoformat(), log.source, log.camera.name if log.camera_id else "",
-                        log.user.username if log.user_id else "", log.original_name, log.model_version]
+                base = [
+                    log.pk,
+                    log.created_at.isoformat(),
+                    log.source,
+                    log.camera.name if log.camera_id else "",
+                    log.user.username if log.user_id else "",
+                    log.original_name,
+                    log.model_version,
+                ]
                 if not log.matching_faces and empty_rows:
                     yield base + [""] * 9
                 for f in log.matching_faces:
                     yield base + [
-                        f.pk, " ".join(f"{v:.0f}" for v in f.box), f"{f.score:.3f}", f.mask_label,
-                        f"{f.mask_probability:.3f}", f.corrected_mask_label, f.person.display_name if f.person else "",
-                        f.corrected_person.display_name if f.corrected_person else "", f.review_state,
-                    ]  # fmt: skip
+                        f.pk,
+                        " ".join(f"{v:.0f}" for v in f.box),
+                        f"{f.score:.3f}",
+                        f.mask_label,
+                        f"{f.mask_probability:.3f}",
+                        f.corrected_mask_label,
+                        f.person.display_name if f.person else "",
+                        f.corrected_person.display_name if f.corrected_person else "",
+                        f.review_state,
+                    ]
 
         record(
-            AuditEvent.Kind.CSV_EXPORTED, object_repr="Detection log",
-            filters={k: v for k, v in request.GET.items() if v}, rows=logs.count(),
-        )  # fmt: skip
+            AuditEvent.Kind.CSV_EXPORTED,
+            object_repr="Detection log",
+            filters={k: v for k, v in request.GET.items() if v},
+            rows=logs.count(),
+        )
         return csv_response(rows(), "detections.csv")
 
 
@@ -151,10 +195,13 @@ class LogDetailView(Perm, DetailView):
     def get_context_data(self, **kwargs):
         faces = reading_order(self.object.faces.select_related("person", "corrected_person", "reviewed_by"))
         return super().get_context_data(
-            faces=faces, overlay=overlay(self.object, faces), people=Person.objects.filter(active=True),
-            mask_choices=MaskLabel.choices, can_review=self.request.user.has_perm("detection.change_detectedface"),
+            faces=faces,
+            overlay=overlay(self.object, faces),
+            people=Person.objects.filter(active=True),
+            mask_choices=MaskLabel.choices,
+            can_review=self.request.user.has_perm("detection.change_detectedface"),
             **kwargs,
-        )  # fmt: skip
+        )
 
 
 class LogImageView(Perm, View):
@@ -185,8 +232,14 @@ class FaceCropView(Perm, View):
 
 def _content_type(name: str) -> str:
     ext = name.rsplit(".", 1)[-1].lower()
-    return {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp", "gif": "image/gif",
-            "bmp": "image/bmp", "mpo": "image/jpeg"}.get(ext, "application/octet-stream")  # fmt: skip
+    return {
+        "jpg": "image/jpeg",
+        "png": "image/png",
+        "webp": "image/webp",
+        "gif": "image/gif",
+        "bmp": "image/bmp",
+        "mpo": "image/jpeg",
+    }.get(ext, "application/octet-stream")
 
 
 def _image_response(data: bytes, content_type: str) -> HttpResponse:
@@ -308,9 +361,13 @@ class BatchDetailView(Perm, DetailView):
             Prefetch("log__faces", queryset=DetectedFace.objects.select_related("person", "corrected_person"))
         )
         return super().get_context_data(
-            items=items, retryable=batches.retryable_items(self.object).count(), summary=batches.summary(self.object),
-            active=self.object.status in batches.ACTIVE, progress=batches.progress_for(self.object), **kwargs,
-        )  # fmt: skip
+            items=items,
+            retryable=batches.retryable_items(self.object).count(),
+            summary=batches.summary(self.object),
+            active=self.object.status in batches.ACTIVE,
+            progress=batches.progress_for(self.object),
+            **kwargs,
+        )
 
 
 class BatchCancelView(Perm, View):

@@ -132,13 +132,19 @@ class CameraDeleteView(AdminRequiredMixin, DeletedMessageMixin, DeleteView):
 class WebhookForm(BootstrapForm):
     url = forms.URLField(max_length=500, assume_scheme="https")
     events = forms.MultipleChoiceField(
-        choices=AlertWebhook.Event.choices, required=False, widget=forms.CheckboxSelectMultiple,
-        label="Alerts to send", help_text="None ticked: every alert.",
-    )  # fmt: skip
+        choices=AlertWebhook.Event.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Alerts to send",
+        help_text="None ticked: every alert.",
+    )
     cameras = forms.ModelMultipleChoiceField(
-        queryset=Camera.objects.all(), required=False, widget=forms.CheckboxSelectMultiple,
-        label="From these cameras", help_text="None ticked: every camera (and the live page).",
-    )  # fmt: skip
+        queryset=Camera.objects.all(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="From these cameras",
+        help_text="None ticked: every camera (and the live page).",
+    )
 
     class Meta:
         model = AlertWebhook

@@ -35,13 +35,17 @@ class DeclarationForm(forms.Form):
     basis_required = False
 
     lawful_basis = forms.ChoiceField(
-        choices=[("", "— choose —"), *LawfulBasis.choices], required=False, label="Lawful basis",
+        choices=[("", "— choose —"), *LawfulBasis.choices],
+        required=False,
+        label="Lawful basis",
         help_text="Why the platform may hold this person's face; recorded with your name and the time.",
-    )  # fmt: skip
+    )
     consent_note = forms.CharField(
-        required=False, label="Consent note", widget=forms.Textarea(attrs={"rows": 2}),
+        required=False,
+        label="Consent note",
+        widget=forms.Textarea(attrs={"rows": 2}),
         help_text="Where the signed form is kept, its reference, or the details of another basis.",
-    )  # fmt: skip
+    )
     consent_document = forms.FileField(required=False, label="Signed consent form (PDF, PNG or JPEG, optional)")
 
     def needs_declaration(self) -> bool:
@@ -118,11 +122,15 @@ class PersonListView(RegistryMixin, ListView):
 
     def get_queryset(self):
         first_crop = FaceSample.objects.filter(person=OuterRef("pk"), synthetic_mask=False).order_by("id")
-        people = Person.objects.select_related("consent").annotate(
-            sample_count=Count("samples", filter=Q(samples__synthetic_mask=False)),
-            thumbnail_id=Subquery(first_crop.values("id")[:1]),
-            recognisable=Exists(recognisable(Person.objects.filter(pk=OuterRef("pk")))),
-        ).order_by("display_name", "pk")
+        people = (
+            Person.objects.select_related("consent")
+            .annotate(
+                sample_count=Count("samples", filter=Q(samples__synthetic_mask=False)),
+                thumbnail_id=Subquery(first_crop.values("id")[:1]),
+                recognisable=Exists(recognisable(Person.objects.filter(pk=OuterRef("pk")))),
+            )
+            .order_by("display_name", "pk")
+        )
         q = self.request.GET.get("q", "").strip()
         if q:
             people = people.filter(Q(display_name__icontains=q) | Q(employee_code__icontains=q))
@@ -220,9 +228,10 @@ class PersonUpdateView(RegistryMixin, FormView):
 
     def form_valid(self, form):
         registry.update_person(
-            Person.objects.get(pk=self.person.pk), user=self.request.user,
+            Person.objects.get(pk=self.person.pk),
+            user=self.request.user,
             **{name: form.cleaned_data[name] for name in registry.EDITABLE_FIELDS},
-        )  # fmt: skip
+        )
         messages.success(self.request, "Saved.")
         return redirect("detection:person_detail", pk=self.person.pk)
 
@@ -385,9 +394,11 @@ class PersonImportView(RegistryMixin, FormView):
 
     def get_context_data(self, **kwargs):
         return super().get_context_data(
-            import_root=import_root(), recent=FaceImport.objects.filter(owner=self.request.user)[:10],
-            lawful_bases=LawfulBasis.choices, **kwargs,
-        )  # fmt: skip
+            import_root=import_root(),
+            recent=FaceImport.objects.filter(owner=self.request.user)[:10],
+            lawful_bases=LawfulBasis.choices,
+            **kwargs,
+        )
 
     def form_valid(self, form):
         data = form.cleaned_data

@@ -22,9 +22,16 @@ class SettingsForm(forms.ModelForm):
     class Meta:
         model = PlatformSettings
         fields = [
-            "recognition_threshold", "store_images", "image_retention_days", "privacy_uploads", "privacy_batches",
-            "privacy_cameras", "require_consent", "erasure_grace_days", "audit_retention_days",
-        ]  # fmt: skip
+            "recognition_threshold",
+            "store_images",
+            "image_retention_days",
+            "privacy_uploads",
+            "privacy_batches",
+            "privacy_cameras",
+            "require_consent",
+            "erasure_grace_days",
+            "audit_retention_days",
+        ]
         labels = {"recognition_threshold": "Recognition strictness (match distance)"}
         help_texts = {
             "recognition_threshold": (
@@ -69,9 +76,11 @@ class SettingsView(AdminRequiredMixin, UpdateView):
         changed = [name for name in fields if getattr(old, name) != getattr(self.object, name)]
         if changed:
             record(
-                AuditEvent.Kind.SETTINGS_CHANGED, obj=self.object, object_repr="Platform settings",
+                AuditEvent.Kind.SETTINGS_CHANGED,
+                obj=self.object,
+                object_repr="Platform settings",
                 changes=changes(snapshot(old, changed), snapshot(self.object, changed)),
-            )  # fmt: skip
+            )
         if GALLERY_FIELDS & set(changed):
             registry_changed()  # every process rebuilds its gallery with the new threshold or consent rule
         messages.success(self.request, "Settings saved.")

@@ -36,9 +36,7 @@ def _development_secret_key() -> str:
 SECRET_KEY = env.str("SECRET_KEY", default="") or _development_secret_key()
 DEBUG = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
-CSRF_TRUSTED_ORIGINS = env.list(
-    "CSRF_TRUSTED_ORIGINS", default=["http://127.0.0.1:8000", "http://localhost:8000"]
-)
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=["http://127.0.0.1:8000", "http://localhost:8000"])
 
 INSTALLED_APPS = [
     "daphne",  # `manage.py runserver` over ASGI; `make run` and deployments serve with deploy/start-web
@@ -135,9 +133,11 @@ if DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3" and env.bool("
     # after the database is back connects at once.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["OPTIONS"]["pool"] = {
-        "min_size": 2, "max_size": env.int("DATABASE_POOL_SIZE", default=10),
-        "timeout": DATABASE_CONNECT_TIMEOUT, "reconnect_timeout": DATABASE_CONNECT_TIMEOUT,
-    }  # fmt: skip
+        "min_size": 2,
+        "max_size": env.int("DATABASE_POOL_SIZE", default=10),
+        "timeout": DATABASE_CONNECT_TIMEOUT,
+        "reconnect_timeout": DATABASE_CONNECT_TIMEOUT,
+    }
 elif DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -239,8 +239,10 @@ if REDIS_URL:
     CACHES = {
         "default": {"BACKEND": "maskportal.cache.SharedPoolRedisCache", "LOCATION": REDIS_URL},
         "throttle": {
-            "BACKEND": "maskportal.cache.SharedPoolRedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": "throttle",
-        },  # fmt: skip
+            "BACKEND": "maskportal.cache.SharedPoolRedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "throttle",
+        },
     }
     CELERY_BROKER_URL = REDIS_URL
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}

@@ -94,8 +94,7 @@ def test_unknown_token_is_refused(api_client, token):
 
 @pytest.mark.django_db
 def test_without_a_cache_server_tokens_still_work(api_client, token):
-    unreachable = {"default": {"BACKEND": "maskportal.cache.SharedPoolRedisCache",
-                               "LOCATION": "redis://127.0.0.1:1/0"}}  # fmt: skip
+    unreachable = {"default": {"BACKEND": "maskportal.cache.SharedPoolRedisCache", "LOCATION": "redis://127.0.0.1:1/0"}}
     with override_settings(CACHES=unreachable):
         api_client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
         assert api_client.get(LOG_LIST).status_code == 200

@@ -21,8 +21,10 @@ NEW_PASSWORD = "a-fresh-and-long-passphrase-42"
 
 
 def _change_password(client, old: str):
-    return client.post(reverse("accounts:password_change"),
-                       {"old_password": old, "new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD})  # fmt: skip
+    return client.post(
+        reverse("accounts:password_change"),
+        {"old_password": old, "new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD},
+    )
 
 
 @pytest.mark.django_db
@@ -63,8 +65,9 @@ def test_until_the_change_pages_redirect_and_the_api_answers_json(client):
 def test_a_user_created_with_a_generated_password_changes_it_first(admin_client):
     admin_client.post(reverse("accounts:user_create"), {"username": "newbie", "email": "", "role": "Staff"})
     assert User.objects.get(username="newbie").must_change_password
-    admin_client.post(reverse("accounts:user_create"),
-                      {"username": "chosen", "email": "", "role": "Staff", "password": NEW_PASSWORD})  # fmt: skip
+    admin_client.post(
+        reverse("accounts:user_create"), {"username": "chosen", "email": "", "role": "Staff", "password": NEW_PASSWORD}
+    )
     assert not User.objects.get(username="chosen").must_change_password
 
 

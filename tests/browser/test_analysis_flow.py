@@ -38,8 +38,9 @@ def test_upload_result_and_live_dashboard(classifier, face_jpeg, logged_in_page,
     assert "astronaut.jpg" in page.text_content("#file-list")
     page.click("#upload-submit")
     page.wait_for_url("**/detections/*/", timeout=120_000)
-    page.wait_for_function("() => { const i = document.getElementById('photo-image');"
-                           " return i && i.complete && i.naturalWidth === 640; }")  # fmt: skip
+    page.wait_for_function(
+        "() => { const i = document.getElementById('photo-image'); return i && i.complete && i.naturalWidth === 640; }"
+    )
     assert page.locator("#faces tbody tr").count() == 1
     assert "astronaut.jpg" in page.content() and "total" in page.text_content("#timings").lower()
 

@@ -31,8 +31,15 @@ def _alerts(count: int) -> None:
     from detection.services import alerts
 
     for i in range(count):
-        alerts.notify({"level": "danger", "text": f"Unknown person without a mask #{i}", "log_id": 1000 + i,
-                       "camera": "Gate", "camera_id": None})  # fmt: skip
+        alerts.notify(
+            {
+                "level": "danger",
+                "text": f"Unknown person without a mask #{i}",
+                "log_id": 1000 + i,
+                "camera": "Gate",
+                "camera_id": None,
+            }
+        )
 
 
 def _running_batch(user):
@@ -57,8 +64,9 @@ def test_first_steps_grouped_alerts_and_live_jobs(logged_in_page, browser, staff
     other.wait_for_timeout(100)
 
     _in_thread(lambda: _alerts(8))
-    page.wait_for_function("() => (document.getElementById('alert-count') || {}).textContent === '8 alerts'",
-                           timeout=30_000)  # fmt: skip
+    page.wait_for_function(
+        "() => (document.getElementById('alert-count') || {}).textContent === '8 alerts'", timeout=30_000
+    )
     assert page.locator("#toasts .toast").count() == 1
     assert page.locator("#alert-list li").count() == 4  # the latest three and "and 5 more"
     assert page.text_content("#alert-list li:first-child") == "Gate: Unknown person without a mask #7"

@@ -15,11 +15,17 @@ pytestmark = pytest.mark.browser
 def crowd_logs(transactional_db):
     """Made before Playwright starts (its loop forbids sync ORM calls)."""
     for i in range(6):
-        log = DetectionLog.objects.create(source="upload", face_count=2, masked_count=1, unmasked_count=1,
-                                          original_name=f"a-rather-long-file-name-{i}.jpg")  # fmt: skip
+        log = DetectionLog.objects.create(
+            source="upload",
+            face_count=2,
+            masked_count=1,
+            unmasked_count=1,
+            original_name=f"a-rather-long-file-name-{i}.jpg",
+        )
         for mask in ("with_mask", "without_mask"):
-            DetectedFace.objects.create(log=log, x1=1, y1=2, x2=30, y2=40, score=0.9, mask_label=mask,
-                                        mask_probability=0.5)  # fmt: skip
+            DetectedFace.objects.create(
+                log=log, x1=1, y1=2, x2=30, y2=40, score=0.9, mask_label=mask, mask_probability=0.5
+            )
 
 
 def test_the_log_fits_a_phone(crowd_logs, logged_in_page):

@@ -38,18 +38,34 @@ def crowd_log(transactional_db, staff_user) -> DetectionLog:
     image, boxes = crowd()
     Person.objects.create(display_name="Ada Lovelace")
     masked = [i % 3 == 0 for i in range(len(boxes))]
-    log = DetectionLog(source="upload", user=staff_user, original_name="crowd.jpg", image_width=WIDTH,
-                       image_height=HEIGHT, face_count=len(boxes), masked_count=sum(masked),
-                       unmasked_count=len(boxes) - sum(masked), unknown_count=len(boxes))  # fmt: skip
+    log = DetectionLog(
+        source="upload",
+        user=staff_user,
+        original_name="crowd.jpg",
+        image_width=WIDTH,
+        image_height=HEIGHT,
+        face_count=len(boxes),
+        masked_count=sum(masked),
+        unmasked_count=len(boxes) - sum(masked),
+        unknown_count=len(boxes),
+    )
     log.summary = summarise(log.face_count, log.masked_count, log.unmasked_count, log.unknown_count)
     small = Image.fromarray(image).resize((WIDTH // 2, HEIGHT // 2))
     log.image.save("upload.jpg", ContentFile(encode(np.asarray(small))), save=False)
     log.save()
     DetectedFace.objects.bulk_create(
-        DetectedFace(log=log, x1=b[0], y1=b[1], x2=b[2], y2=b[3], score=0.9, mask_probability=0.95 if m else 0.05,
-                     mask_label=MaskLabel.WITH_MASK if m else MaskLabel.WITHOUT_MASK)
+        DetectedFace(
+            log=log,
+            x1=b[0],
+            y1=b[1],
+            x2=b[2],
+            y2=b[3],
+            score=0.9,
+            mask_probability=0.95 if m else 0.05,
+            mask_label=MaskLabel.WITH_MASK if m else MaskLabel.WITHOUT_MASK,
+        )
         for b, m in zip(boxes, masked, strict=True)
-    )  # fmt: skip
+    )
     return log
 
 
@@ -108,8 +124,9 @@ def test_crowd_photo_drawn_linked_zoomed_and_reviewed_in_place(crowd_log, logged
     assert "face-box-with_mask" in page.get_attribute(f'#photo .face-box[data-face="{second}"]', "class")
     assert "Ada Lovelace" in page.text_content(f'#face-legend li[data-face="{fourth}"]')
     assert page.text_content(f"#face-{second} .review-badge") == "Corrected"
-    dashboard.wait_for_function(f"() => document.getElementById('stat-masked').textContent.trim() === "
-                                f"'{masked_before + 1}'")  # fmt: skip
+    dashboard.wait_for_function(
+        f"() => document.getElementById('stat-masked').textContent.trim() === '{masked_before + 1}'"
+    )
 
     page.click("#review-all-correct")
     page.wait_for_function("() => document.getElementById('review-status').textContent.includes('14 confirmed')")
@@ -121,13 +138,30 @@ def test_crowd_photo_drawn_linked_zoomed_and_reviewed_in_place(crowd_log, logged
 def portrait_log(transactional_db, staff_user) -> DetectionLog:
     """A logged photo of one large face, recognised as a registered person."""
     ada = Person.objects.create(display_name="Ada Lovelace")
-    log = DetectionLog(source="upload", user=staff_user, original_name="portrait.jpg", image_width=512,
-                       image_height=512, face_count=1, unmasked_count=1)  # fmt: skip
+    log = DetectionLog(
+        source="upload",
+        user=staff_user,
+        original_name="portrait.jpg",
+        image_width=512,
+        image_height=512,
+        face_count=1,
+        unmasked_count=1,
+    )
     log.summary = summarise(1, 0, 1, 0)
     log.image.save("upload.jpg", ContentFile(encode(face_photo())), save=False)
     log.save()
-    DetectedFace.objects.create(log=log, x1=160, y1=50, x2=290, y2=210, score=0.99, mask_label=MaskLabel.WITHOUT_MASK,
-                                mask_probability=0.02, person=ada, distance=0.31)  # fmt: skip
+    DetectedFace.objects.create(
+        log=log,
+        x1=160,
+        y1=50,
+        x2=290,
+        y2=210,
+        score=0.99,
+        mask_label=MaskLabel.WITHOUT_MASK,
+        mask_probability=0.02,
+        person=ada,
+        distance=0.31,
+    )
     return log
 
 

@@ -255,8 +255,9 @@ def play_camera(video: Path, fps: float = FPS) -> dict[int, dict]:
     from detection.models import Camera
     from detection.services.cameras import CameraWatcher
 
-    camera = Camera.objects.create(name="Door", location="Entrance A", kind=Camera.Kind.FILE, url=str(video),
-                                   max_fps=fps)  # fmt: skip
+    camera = Camera.objects.create(
+        name="Door", location="Entrance A", kind=Camera.Kind.FILE, url=str(video), max_fps=fps
+    )
     watcher = CameraWatcher(camera, paced=False)
     messages: dict[int, dict] = {}
     analyse = watcher.session.process_image

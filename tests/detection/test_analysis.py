@@ -67,8 +67,9 @@ def test_identity_maps_to_person(classifier, face_jpeg, staff_user):
     engine = pipeline()
     person = PersonFactory(display_name="Eileen Collins")
     embedding = engine.embed(face_photo())
-    FaceSample.objects.create(person=person, embedding=embedding.astype("<f4").tobytes(),
-                              embedding_model=engine.config.recognizer)  # fmt: skip
+    FaceSample.objects.create(
+        person=person, embedding=embedding.astype("<f4").tobytes(), embedding_model=engine.config.recognizer
+    )
     registry_changed()
     from detection.services.engine import sync
 
@@ -108,8 +109,9 @@ def test_outer_block_failure_deletes_files_too(classifier, face_jpeg, staff_user
     assert DetectionLog.objects.count() == 0 and media_files() == before
 
 
-def test_publishes_detection_event_on_commit(classifier, face_jpeg, staff_user, django_capture_on_commit_callbacks,
-                                             monkeypatch):  # fmt: skip
+def test_publishes_detection_event_on_commit(
+    classifier, face_jpeg, staff_user, django_capture_on_commit_callbacks, monkeypatch
+):
     from maskportal import realtime
 
     sent = []
@@ -127,9 +129,14 @@ def test_publishes_detection_event_on_commit(classifier, face_jpeg, staff_user, 
 def test_single_upload_shows_result_page_with_annotated_image(classifier, face_jpeg, staff_client):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    response = staff_client.post(reverse("detection:upload"), {
-        "files": SimpleUploadedFile("me.jpg", face_jpeg, "image/jpeg"), "mode": "accurate", "recognize": "on",
-    })  # fmt: skip
+    response = staff_client.post(
+        reverse("detection:upload"),
+        {
+            "files": SimpleUploadedFile("me.jpg", face_jpeg, "image/jpeg"),
+            "mode": "accurate",
+            "recognize": "on",
+        },
+    )
     log = DetectionLog.objects.get()
     assert response.status_code == 302 and response["Location"] == reverse("detection:log_detail", args=[log.pk])
     page = staff_client.get(response["Location"])
@@ -175,8 +182,9 @@ def test_oversize_and_bomb_are_refused(classifier, staff_client, settings):
     assert response.status_code == 400 and b"too large" in response.content
     settings.MAX_UPLOAD_BYTES = 20 * 1024 * 1024
     bomb = encode(np.zeros((8000, 8000, 3), dtype=np.uint8), "PNG")  # 64 MP of zeros compress to ~200 kB
-    response = staff_client.post(reverse("detection:upload"), {"files": SimpleUploadedFile("bomb.png", bomb),
-                                                                "mode": "fast"})  # fmt: skip
+    response = staff_client.post(
+        reverse("detection:upload"), {"files": SimpleUploadedFile("bomb.png", bomb), "mode": "fast"}
+    )
     assert response.status_code == 400 and b"too large" in response.content
     assert DetectionLog.objects.count() == 0
 

@@ -20,11 +20,21 @@ pytestmark = pytest.mark.django_db
 
 
 def _log(source="upload", masks=("with_mask",), people=(None,), camera=None, days_ago=0) -> DetectionLog:
-    log = DetectionLog.objects.create(source=source, camera=camera, face_count=len(masks),
-                                      original_name=f"{source}.jpg")  # fmt: skip
+    log = DetectionLog.objects.create(
+        source=source, camera=camera, face_count=len(masks), original_name=f"{source}.jpg"
+    )
     for mask, person in zip(masks, people, strict=True):
-        DetectedFace.objects.create(log=log, x1=1, y1=2, x2=30, y2=40, score=0.9, mask_label=mask, person=person,
-                                    mask_probability=0.9 if mask == "with_mask" else 0.1)  # fmt: skip
+        DetectedFace.objects.create(
+            log=log,
+            x1=1,
+            y1=2,
+            x2=30,
+            y2=40,
+            score=0.9,
+            mask_label=mask,
+            person=person,
+            mask_probability=0.9 if mask == "with_mask" else 0.1,
+        )
     if days_ago:
         DetectionLog.objects.filter(pk=log.pk).update(created_at=timezone.now() - timedelta(days=days_ago))
     return log

@@ -30,8 +30,9 @@ def test_analyze_returns_engine_schema_and_log_id(classifier, face_jpeg, token_c
 
 
 def test_analyze_store_false_keeps_nothing(classifier, face_jpeg, token_client):
-    response = token_client.post("/api/v1/analyze/", {"image": _upload(face_jpeg), "store": "false", "mode": "fast"},
-                                 format="multipart")  # fmt: skip
+    response = token_client.post(
+        "/api/v1/analyze/", {"image": _upload(face_jpeg), "store": "false", "mode": "fast"}, format="multipart"
+    )
     assert response.status_code == 201
     log = DetectionLog.objects.get(pk=response.json()["log_id"])
     assert not log.image and log.mode == "fast" and not response.json()["stored"]
@@ -58,11 +59,20 @@ def test_analyze_needs_auth(api_client, face_jpeg):
 
 
 def _log(source="upload", masked=True, person=None, **kwargs) -> DetectionLog:
-    log = DetectionLog.objects.create(source=source, face_count=1, masked_count=int(masked),
-                                      unmasked_count=int(not masked), **kwargs)  # fmt: skip
-    DetectedFace.objects.create(log=log, x1=0, y1=0, x2=10, y2=10, score=0.9, person=person,
-                                mask_label="with_mask" if masked else "without_mask",
-                                mask_probability=0.9 if masked else 0.1)  # fmt: skip
+    log = DetectionLog.objects.create(
+        source=source, face_count=1, masked_count=int(masked), unmasked_count=int(not masked), **kwargs
+    )
+    DetectedFace.objects.create(
+        log=log,
+        x1=0,
+        y1=0,
+        x2=10,
+        y2=10,
+        score=0.9,
+        person=person,
+        mask_label="with_mask" if masked else "without_mask",
+        mask_probability=0.9 if masked else 0.1,
+    )
     return log
 
 
@@ -86,9 +96,14 @@ def test_batches_api_create_status_cancel_retry(classifier, face_jpeg, token_cli
     queued = []
     monkeypatch.setattr(batches, "enqueue", lambda batch, item_ids=None: queued.append(batch.pk))
     archive = make_zip({"a.jpg": face_jpeg, "b.txt": b"text", "../evil.jpg": face_jpeg})
-    response = token_client.post("/api/v1/batches/", {
-        "files": [_upload(face_jpeg, "one.jpg"), SimpleUploadedFile("set.zip", archive, "application/zip")],
-        "mode": "fast"}, format="multipart")  # fmt: skip
+    response = token_client.post(
+        "/api/v1/batches/",
+        {
+            "files": [_upload(face_jpeg, "one.jpg"), SimpleUploadedFile("set.zip", archive, "application/zip")],
+            "mode": "fast",
+        },
+        format="multipart",
+    )
     assert response.status_code == 201, response.content
     body = response.json()
     assert body["total"] == 4 and body["failed"] == 2 and body["status"] == "queued"

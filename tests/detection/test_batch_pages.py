@@ -15,8 +15,17 @@ pytestmark = pytest.mark.django_db
 
 
 def _face(log: DetectionLog, mask: str, person: Person | None = None) -> DetectedFace:
-    return DetectedFace.objects.create(log=log, x1=1, y1=2, x2=30, y2=40, score=0.9, mask_label=mask, person=person,
-                                       mask_probability=0.9 if mask == "with_mask" else 0.1)  # fmt: skip
+    return DetectedFace.objects.create(
+        log=log,
+        x1=1,
+        y1=2,
+        x2=30,
+        y2=40,
+        score=0.9,
+        mask_label=mask,
+        person=person,
+        mask_probability=0.9 if mask == "with_mask" else 0.1,
+    )
 
 
 @pytest.fixture
@@ -38,7 +47,12 @@ def test_summary_and_recognised_people_per_item(staff_client, finished_batch):
     response = staff_client.get(reverse("detection:batch_detail", args=[finished_batch.pk]))
     summary = response.context["summary"]
     assert (summary["faces"], summary["masked"], summary["unmasked"], summary["unknown"], summary["people"]) == (
-        3, 2, 1, 1, 2)  # fmt: skip
+        3,
+        2,
+        1,
+        1,
+        2,
+    )
     assert summary["compliance"] == pytest.approx(2 / 3, abs=1e-3)
     html = response.content.decode()
     assert 'id="summary-compliance">67%' in html
@@ -61,8 +75,10 @@ def test_one_status_badge_everywhere(staff_client, admin_client, finished_batch,
     TrainingJob.objects.create(status="succeeded", epochs=1)
     badge = '<span class="badge text-bg-success" data-status="succeeded">Succeeded</span>'
     assert badge in staff_client.get(reverse("detection:batch_list")).content.decode()
-    assert badge.replace('" data', '" id="batch-status" data') in staff_client.get(
-        reverse("detection:batch_detail", args=[finished_batch.pk])).content.decode()  # fmt: skip
+    assert (
+        badge.replace('" data', '" id="batch-status" data')
+        in staff_client.get(reverse("detection:batch_detail", args=[finished_batch.pk])).content.decode()
+    )
     assert badge in admin_client.get(reverse("training:job_list")).content.decode()
     failed = '<span class="badge text-bg-danger" data-status="failed">Failed</span>'
     assert failed in staff_client.get(reverse("detection:batch_detail", args=[finished_batch.pk])).content.decode()

@@ -77,9 +77,17 @@ def test_plain_files(face_jpeg):
 @pytest.mark.django_db
 def test_several_files_become_a_batch_with_refused_items_listed(face_jpeg, staff_client, monkeypatch):
     monkeypatch.setattr(batches, "enqueue", lambda batch, item_ids=None: 1)
-    response = staff_client.post(reverse("detection:upload"), {
-        "files": [_file("a.jpg", face_jpeg), _file("b.txt", b"text"), _file("c.zip", make_zip({"d.jpg": face_jpeg}))],
-        "mode": "fast"})  # fmt: skip
+    response = staff_client.post(
+        reverse("detection:upload"),
+        {
+            "files": [
+                _file("a.jpg", face_jpeg),
+                _file("b.txt", b"text"),
+                _file("c.zip", make_zip({"d.jpg": face_jpeg})),
+            ],
+            "mode": "fast",
+        },
+    )
     batch = BatchJob.objects.get()
     assert response.status_code == 302 and response["Location"] == reverse("detection:batch_detail", args=[batch.pk])
     assert (batch.total, batch.failed, batch.status, batch.mode) == (3, 1, "queued", "fast")

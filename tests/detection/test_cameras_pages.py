@@ -34,9 +34,12 @@ def test_staff_open_the_live_page_and_watch_cameras(staff_client, camera):
 
 def test_staff_cannot_change_cameras_or_webhooks(staff_client, camera):
     for name, args in [
-        ("camera_create", []), ("camera_update", [camera.pk]), ("camera_delete", [camera.pk]),
-        ("webhook_list", []), ("webhook_create", []),
-    ]:  # fmt: skip
+        ("camera_create", []),
+        ("camera_update", [camera.pk]),
+        ("camera_delete", [camera.pk]),
+        ("webhook_list", []),
+        ("webhook_create", []),
+    ]:
         assert staff_client.get(reverse(f"detection:{name}", args=args)).status_code == 403
         assert staff_client.post(reverse(f"detection:{name}", args=args), {"name": "x"}).status_code == 403
     assert Camera.objects.get(pk=camera.pk).name == "Gate"

@@ -16,8 +16,17 @@ pytestmark = pytest.mark.django_db
 
 
 def _face(log, mask, **kwargs):
-    return DetectedFace.objects.create(log=log, x1=0, y1=0, x2=9, y2=9, score=0.9, mask_label=mask,
-                                       mask_probability=0.9 if mask == "with_mask" else 0.1, **kwargs)  # fmt: skip
+    return DetectedFace.objects.create(
+        log=log,
+        x1=0,
+        y1=0,
+        x2=9,
+        y2=9,
+        score=0.9,
+        mask_label=mask,
+        mask_probability=0.9 if mask == "with_mask" else 0.1,
+        **kwargs,
+    )
 
 
 def test_figures(staff_user):
@@ -33,8 +42,14 @@ def test_figures(staff_user):
     BatchJob.objects.create(owner=staff_user, status="running", total=3)
 
     figures = stats.dashboard()
-    assert figures["today"] == {"faces": 3, "masked": 2, "unmasked": 1, "compliance": round(2 / 3, 4),
-                                "unknown": 3, "images": 2}  # fmt: skip
+    assert figures["today"] == {
+        "faces": 3,
+        "masked": 2,
+        "unmasked": 1,
+        "compliance": round(2 / 3, 4),
+        "unknown": 3,
+        "images": 2,
+    }
     assert sum(h["faces"] for h in figures["by_hour"]) == 3
     assert [d["faces"] for d in figures["by_day"]][-4:] == [1, 0, 0, 3]
     assert {r["source"]: r["faces"] for r in figures["by_source"]} == {"upload": 2, "camera": 1}
@@ -52,8 +67,15 @@ def test_page_renders_figures_and_charts(staff_client):
     _face(log, "without_mask")
     page = staff_client.get("/")
     assert page.status_code == 200
-    for marker in (b'id="chart-hour"', b'id="chart-day"', b"chart.umd.min.js", b"js/dashboard.js",
-                   b'id="dashboard-stats"', b'id="live-events"', b"0%"):  # fmt: skip
+    for marker in (
+        b'id="chart-hour"',
+        b'id="chart-day"',
+        b"chart.umd.min.js",
+        b"js/dashboard.js",
+        b'id="dashboard-stats"',
+        b'id="live-events"',
+        b"0%",
+    ):
         assert marker in page.content
 
 

@@ -20,8 +20,10 @@ from tests.photos import face_photo
 
 @pytest.mark.django_db
 def test_event_timings_read_in_their_own_units(staff_client):
-    log = DetectionLog.objects.create(source="camera", timings_ms={
-        "decode": 0.4, "detect": 0.0, "total": 1534.2, "store": 12.26, "duration_s": 2.34, "frames": 15})  # fmt: skip
+    log = DetectionLog.objects.create(
+        source="camera",
+        timings_ms={"decode": 0.4, "detect": 0.0, "total": 1534.2, "store": 12.26, "duration_s": 2.34, "frames": 15},
+    )
     html = staff_client.get(reverse("detection:log_detail", args=[log.pk])).content.decode()
     timings = html.split('id="timings">', 1)[1].split("</dd>", 1)[0]
     assert timings == "Decoding &lt; 1 ms · Storing 12 ms · Total 1.5 s · Seen for 2.3 s · Frames 15"
@@ -69,9 +71,17 @@ def test_webhook_form_saves_alert_types_and_cameras(admin_client):
     gate = Camera.objects.create(name="Gate", kind=Camera.Kind.RTSP, url="rtsp://gate")
     form = admin_client.get(reverse("detection:webhook_create")).content.decode()
     assert "<legend" in form and 'value="danger"' in form and f'value="{gate.pk}"' in form
-    response = admin_client.post(reverse("detection:webhook_create"), {
-        "name": "ops", "url": "https://hooks.example/alerts", "secret": SECRET, "enabled": "on",
-        "events": ["danger"], "cameras": [gate.pk]})  # fmt: skip
+    response = admin_client.post(
+        reverse("detection:webhook_create"),
+        {
+            "name": "ops",
+            "url": "https://hooks.example/alerts",
+            "secret": SECRET,
+            "enabled": "on",
+            "events": ["danger"],
+            "cameras": [gate.pk],
+        },
+    )
     assert response.status_code == 302
     hook = AlertWebhook.objects.get()
     assert hook.events == ["danger"] and list(hook.cameras.all()) == [gate]
@@ -102,12 +112,27 @@ def test_alerts_reach_only_the_webhooks_in_scope(celery_worker, receiver):  # no
     everything, strangers_at_dock, known_only = receiver(), receiver(), receiver()
     AlertWebhook.objects.create(name="all", url=everything.url, secret=SECRET)
     AlertWebhook.objects.create(name="dock", url=strangers_at_dock.url, secret=SECRET, events=["danger"]).cameras.add(
-        dock)  # fmt: skip
+        dock
+    )
     AlertWebhook.objects.create(name="known", url=known_only.url, secret=SECRET, events=["warning"])
-    alerts.notify({"level": "danger", "text": "Unknown person without a mask", "log_id": 1, "camera": "gate",
-                   "camera_id": gate.pk})  # fmt: skip
-    alerts.notify({"level": "danger", "text": "Unknown person without a mask", "log_id": 2, "camera": "dock",
-                   "camera_id": dock.pk})  # fmt: skip
+    alerts.notify(
+        {
+            "level": "danger",
+            "text": "Unknown person without a mask",
+            "log_id": 1,
+            "camera": "gate",
+            "camera_id": gate.pk,
+        }
+    )
+    alerts.notify(
+        {
+            "level": "danger",
+            "text": "Unknown person without a mask",
+            "log_id": 2,
+            "camera": "dock",
+            "camera_id": dock.pk,
+        }
+    )
     deadline = time.monotonic() + 60
     while (len(everything.requests) < 2 or not strangers_at_dock.requests) and time.monotonic() < deadline:
         time.sleep(0.2)

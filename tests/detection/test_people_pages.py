@@ -22,8 +22,10 @@ def test_edit_name_code_and_notes(admin_client):
     person = Person.objects.create(display_name="Jo Smith", employee_code="E1")
     Person.objects.create(display_name="Taken", employee_code="E2")
     url = reverse("detection:person_edit", args=[person.pk])
-    assert reverse("detection:person_edit", args=[person.pk]) in admin_client.get(
-        reverse("detection:person_detail", args=[person.pk])).content.decode()  # fmt: skip
+    assert (
+        reverse("detection:person_edit", args=[person.pk])
+        in admin_client.get(reverse("detection:person_detail", args=[person.pk])).content.decode()
+    )
     response = admin_client.post(url, {"display_name": "  Joanna Smith ", "employee_code": "E7", "notes": "night"})
     assert response.status_code == 302
     person.refresh_from_db()
@@ -37,8 +39,10 @@ def test_edit_name_code_and_notes(admin_client):
 
 def test_edit_needs_the_registry_permission(staff_client):
     person = Person.objects.create(display_name="Jo")
-    assert staff_client.post(reverse("detection:person_edit", args=[person.pk]),
-                             {"display_name": "X"}).status_code in (302, 403)  # fmt: skip
+    assert staff_client.post(reverse("detection:person_edit", args=[person.pk]), {"display_name": "X"}).status_code in (
+        302,
+        403,
+    )
     assert Person.objects.get(pk=person.pk).display_name == "Jo"
 
 
@@ -56,13 +60,16 @@ def test_a_person_without_a_photo_is_never_shown_recognised(admin_client, admin_
 
 
 def test_import_report_counts_names_and_retries_with_the_largest_face(admin_user, admin_client, media):
-    archive = zip_of({
-        "Grace_Hopper/grace.jpg": jpeg(other_face()),
-        "Eileen_Collins/group.jpg": jpeg(two_faces()),
-        "Grace_Hopper/broken.jpg": b"\xff\xd8\xff not a JPEG",
-    })  # fmt: skip
-    job = start_zip_import(admin_user, SimpleUploadedFile("team.zip", archive, "application/zip"),
-                           consent=Declaration("consent"))  # fmt: skip
+    archive = zip_of(
+        {
+            "Grace_Hopper/grace.jpg": jpeg(other_face()),
+            "Eileen_Collins/group.jpg": jpeg(two_faces()),
+            "Grace_Hopper/broken.jpg": b"\xff\xd8\xff not a JPEG",
+        }
+    )
+    job = start_zip_import(
+        admin_user, SimpleUploadedFile("team.zip", archive, "application/zip"), consent=Declaration("consent")
+    )
     run_import(job.pk)
     job.refresh_from_db()
     assert job.outcome == "Succeeded: accepted 1, rejected 2"
@@ -88,8 +95,9 @@ def test_import_report_counts_names_and_retries_with_the_largest_face(admin_user
 
 def test_an_import_without_retryable_photos_keeps_no_archive(admin_user, media):
     archive = zip_of({"Grace_Hopper/grace.jpg": jpeg(other_face()), "Grace_Hopper/x.jpg": b"\xff\xd8\xff no"})
-    job = start_zip_import(admin_user, SimpleUploadedFile("g.zip", archive, "application/zip"),
-                           consent=Declaration("consent"))  # fmt: skip
+    job = start_zip_import(
+        admin_user, SimpleUploadedFile("g.zip", archive, "application/zip"), consent=Declaration("consent")
+    )
     run_import(job.pk)
     job.refresh_from_db()
     assert job.outcome == "Succeeded: accepted 1, rejected 1" and not job.archive

@@ -18,14 +18,28 @@ pytestmark = pytest.mark.django_db
 
 def _photo(masks: list[str], summary: str | None = None) -> DetectionLog:
     masked = masks.count(MaskLabel.WITH_MASK)
-    log = DetectionLog.objects.create(source="upload", image_width=800, image_height=400, face_count=len(masks),
-                                      masked_count=masked, unmasked_count=len(masks) - masked,
-                                      unknown_count=len(masks))  # fmt: skip
+    log = DetectionLog.objects.create(
+        source="upload",
+        image_width=800,
+        image_height=400,
+        face_count=len(masks),
+        masked_count=masked,
+        unmasked_count=len(masks) - masked,
+        unknown_count=len(masks),
+    )
     log.summary = summary or summarise(len(masks), masked, len(masks) - masked, len(masks))
     log.save()
     for i, mask in enumerate(masks):
-        DetectedFace.objects.create(log=log, x1=10 + 100 * i, y1=50, x2=60 + 100 * i, y2=110, score=0.9,
-                                    mask_label=mask, mask_probability=0.9 if mask == "with_mask" else 0.1)  # fmt: skip
+        DetectedFace.objects.create(
+            log=log,
+            x1=10 + 100 * i,
+            y1=50,
+            x2=60 + 100 * i,
+            y2=110,
+            score=0.9,
+            mask_label=mask,
+            mask_probability=0.9 if mask == "with_mask" else 0.1,
+        )
     return log
 
 
@@ -102,8 +116,9 @@ def test_one_face_review_also_updates_the_counts(staff_client):
 
 def test_the_result_page_numbers_faces_in_reading_order_for_the_drawing(staff_client):
     log = _photo(["with_mask", "without_mask"])
-    DetectedFace.objects.create(log=log, x1=5, y1=5, x2=55, y2=40, score=0.9, mask_label="with_mask",
-                                mask_probability=0.5)  # fmt: skip  # top row, unsure
+    DetectedFace.objects.create(
+        log=log, x1=5, y1=5, x2=55, y2=40, score=0.9, mask_label="with_mask", mask_probability=0.5
+    )  # top row, unsure
     page = staff_client.get(reverse("detection:log_detail", args=[log.pk])).content.decode()
     data = json.loads(page.split('<script id="face-data" type="application/json">')[1].split("</script>")[0])
     assert (data["width"], data["height"]) == (800, 400)

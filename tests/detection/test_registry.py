@@ -165,9 +165,13 @@ def test_staff_cannot_use_the_registry_pages(staff_client, eileen):
 
 #: The settings form's other fields, at their defaults.
 SETTINGS_FORM = {
-    "privacy_uploads": "whole", "privacy_batches": "whole", "privacy_cameras": "whole", "require_consent": "on",
-    "erasure_grace_days": "30", "audit_retention_days": "2190",
-}  # fmt: skip
+    "privacy_uploads": "whole",
+    "privacy_batches": "whole",
+    "privacy_cameras": "whole",
+    "require_consent": "on",
+    "erasure_grace_days": "30",
+    "audit_retention_days": "2190",
+}
 
 
 def test_settings_page_changes_the_threshold_and_refreshes_galleries(admin_client):

@@ -43,9 +43,12 @@ GRACE_BOX = (625.0, 70.0, 720.0, 170.0)
 def people(media, admin_user):
     """Eileen and Grace registered with photos, consent documents and a detection each; one shared photo."""
     eileen = registry.create_person(
-        display_name="Eileen Collins", employee_code="E-1", notes="Astronaut", user=admin_user,
+        display_name="Eileen Collins",
+        employee_code="E-1",
+        notes="Astronaut",
+        user=admin_user,
         consent=Declaration("consent", "Form 1", SimpleUploadedFile("e.pdf", PDF)),
-    )  # fmt: skip
+    )
     grace = registry.create_person(
         display_name="Grace Hopper", user=admin_user, consent=Declaration("employment", "Contract")
     )
@@ -60,19 +63,38 @@ def people(media, admin_user):
     )
     together.image.save("both.jpg", ContentFile(jpeg(two_faces())))
     faces = {
-        "eileen": DetectedFace.objects.create(log=together, x1=EILEEN_BOX[0], y1=EILEEN_BOX[1], x2=EILEEN_BOX[2],
-                                              y2=EILEEN_BOX[3], score=0.99, mask_label="without_mask",
-                                              mask_probability=0.1, person=eileen, distance=0.05),
-        "grace": DetectedFace.objects.create(log=together, x1=GRACE_BOX[0], y1=GRACE_BOX[1], x2=GRACE_BOX[2],
-                                             y2=GRACE_BOX[3], score=0.99, mask_label="without_mask",
-                                             mask_probability=0.1, person=grace, distance=0.04),
-    }  # fmt: skip
+        "eileen": DetectedFace.objects.create(
+            log=together,
+            x1=EILEEN_BOX[0],
+            y1=EILEEN_BOX[1],
+            x2=EILEEN_BOX[2],
+            y2=EILEEN_BOX[3],
+            score=0.99,
+            mask_label="without_mask",
+            mask_probability=0.1,
+            person=eileen,
+            distance=0.05,
+        ),
+        "grace": DetectedFace.objects.create(
+            log=together,
+            x1=GRACE_BOX[0],
+            y1=GRACE_BOX[1],
+            x2=GRACE_BOX[2],
+            y2=GRACE_BOX[3],
+            score=0.99,
+            mask_label="without_mask",
+            mask_probability=0.1,
+            person=grace,
+            distance=0.04,
+        ),
+    }
     for face in faces.values():
         face.crop.save("face.jpg", ContentFile(jpeg(face_photo()[:160, :160])))
     alone = DetectionLog.objects.create(source="upload", image_width=512, image_height=600, face_count=1)
     alone.image.save("grace.jpg", ContentFile(jpeg(other_face())))
-    DetectedFace.objects.create(log=alone, x1=180, y1=100, x2=330, y2=300, score=0.9, mask_label="with_mask",
-                                mask_probability=0.9, person=grace)  # fmt: skip
+    DetectedFace.objects.create(
+        log=alone, x1=180, y1=100, x2=330, y2=300, score=0.9, mask_label="with_mask", mask_probability=0.9, person=grace
+    )
     return eileen, grace, together, faces
 
 
@@ -88,11 +110,19 @@ def test_the_export_holds_exactly_the_persons_data(admin_client, people):
     sample = eileen.samples.get(synthetic_mask=False)
     variants = list(eileen.samples.filter(synthetic_mask=True).values_list("pk", flat=True))
     expected = {
-        "manifest.json", "profile.json", "consent.json", "consent/document.pdf", "photos.json", "detections.json",
-        "audit.json", f"photos/{sample.pk}-photo.jpg", f"photos/{sample.pk}-crop.jpg",
+        "manifest.json",
+        "profile.json",
+        "consent.json",
+        "consent/document.pdf",
+        "photos.json",
+        "detections.json",
+        "audit.json",
+        f"photos/{sample.pk}-photo.jpg",
+        f"photos/{sample.pk}-crop.jpg",
         *(f"photos/{pk}-crop.jpg" for pk in variants),
-        f"detections/{together.pk}-image.jpg", f"detections/{together.pk}-face{faces['eileen'].pk}.jpg",
-    }  # fmt: skip
+        f"detections/{together.pk}-image.jpg",
+        f"detections/{together.pk}-face{faces['eileen'].pk}.jpg",
+    }
     assert set(archive.namelist()) == expected
     manifest = json.loads(archive.read("manifest.json"))
     assert manifest["person"] == eileen.pk and manifest["counts"] == {"photos": 5, "detections": 1}
@@ -150,10 +180,13 @@ def test_erasure_removes_files_vectors_names_and_faces(admin_client, admin_user,
     eileen_files = {s.image.name for s in eileen.samples.all() if s.image} | {s.crop.name for s in eileen.samples.all()}
     eileen_files |= {eileen.consent.document.name, faces["eileen"].crop.name}
     import_job = FaceImport.objects.create(
-        owner=admin_user, source_name="team.zip",
-        report=[{"file": "Eileen_Collins/a.jpg", "person": "Eileen Collins", "status": "accepted", "reason": ""},
-                {"file": "Grace_Hopper/g.jpg", "person": "Grace Hopper", "status": "accepted", "reason": ""}],
-    )  # fmt: skip
+        owner=admin_user,
+        source_name="team.zip",
+        report=[
+            {"file": "Eileen_Collins/a.jpg", "person": "Eileen Collins", "status": "accepted", "reason": ""},
+            {"file": "Grace_Hopper/g.jpg", "person": "Grace Hopper", "status": "accepted", "reason": ""},
+        ],
+    )
     record(AuditEvent.Kind.PERSON_CHANGED, obj=eileen, changes={"Notes": ["Astronaut", "Commander"]})
     review_face(faces["eileen"], user=admin_user, mask_label="with_mask")  # its audit event names her
     [pool_image] = TrainingImage.objects.filter(detected_face=faces["eileen"])  # a correction cut from her face

@@ -73,8 +73,9 @@ def test_yunet_on_onnxruntime_finds_what_opencvs_face_detector_finds(astronaut, 
     crowd = np.concatenate([astronaut[:, :500], grace_hopper[:512, :500][:, ::-1]], axis=1)  # 512 x 1000
     for image in (astronaut, grace_hopper[:301, :333], cv2.resize(crowd, None, fx=0.61, fy=0.61)):
         h, w = image.shape[:2]
-        reference = cv2.FaceDetectorYN.create(YUNET_MODEL, "", (w, h), config.score_threshold,
-                                              config.nms_threshold, 5000)  # fmt: skip
+        reference = cv2.FaceDetectorYN.create(
+            YUNET_MODEL, "", (w, h), config.score_threshold, config.nms_threshold, 5000
+        )
         _, expected = reference.detect(cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
         expected = expected[np.argsort(-expected[:, 14])]
         boxes, scores, landmarks = ours._detect(image)

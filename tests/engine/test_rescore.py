@@ -46,8 +46,9 @@ def test_features_measure_agreement_crowd_and_overlap():
     assert candidates == [big, small, copy]
     crops = np.zeros((3, 32, 32, 3), np.uint8)
     crops[0, ::2] = 255  # stripes: a sharp crop; the others are flat
-    features = candidate_features(candidates, [[big, small, copy], second], np.array([0.9, 0.1, 0.5]),
-                                  crop_quality(crops), 400, 300)  # fmt: skip
+    features = candidate_features(
+        candidates, [[big, small, copy], second], np.array([0.9, 0.1, 0.5]), crop_quality(crops), 400, 300
+    )
     names = ["first", "second", *CANDIDATE_FEATURES]
     assert features.shape == (3, len(names))
     col = {n: features[:, i] for i, n in enumerate(names)}

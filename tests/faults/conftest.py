@@ -111,10 +111,15 @@ def own_postgres() -> Iterator[tuple[PostgresServer, str]]:
         env = {**_plain_env(workdir), "DATABASE_URL": server.url("faults")}
         run = [sys.executable, "manage.py"]
         subprocess.run([*run, "migrate", "--noinput", "-v", "0"], cwd=REPO, env=env, check=True, capture_output=True)
-        script = ("from rest_framework.authtoken.models import Token; from tests.factories import AdminFactory; "
-                  "print(Token.objects.create(user=AdminFactory()).key)")  # fmt: skip
-        token = subprocess.run([*run, "shell", "-c", script], cwd=REPO, env=env, check=True, capture_output=True,
-                               text=True).stdout.strip().splitlines()[-1]  # fmt: skip
+        script = (
+            "from rest_framework.authtoken.models import Token; from tests.factories import AdminFactory; "
+            "print(Token.objects.create(user=AdminFactory()).key)"
+        )
+        token = (
+            subprocess.run([*run, "shell", "-c", script], cwd=REPO, env=env, check=True, capture_output=True, text=True)
+            .stdout.strip()
+            .splitlines()[-1]
+        )
         yield server, token
     finally:
         server.stop()

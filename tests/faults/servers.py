@@ -56,8 +56,19 @@ class RedisServer:
         return f"redis://127.0.0.1:{self.port}/{db}"
 
     def start(self) -> RedisServer:
-        cmd = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-               "--dir", str(self.workdir)]  # fmt: skip
+        cmd = [
+            self.binary,
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(self.workdir),
+        ]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_until(lambda: _listening(self.port), timeout=10, what=f"redis on {self.port}")
         return self
@@ -103,14 +114,34 @@ class PostgresServer:
         if self.user:
             os.chown(self.data.parent, self.user.pw_uid, self.user.pw_gid)
             os.chown(self.data, self.user.pw_uid, self.user.pw_gid)
-        subprocess.run([str(self.bin / "initdb"), "-D", str(self.data), "-U", "postgres", "-A", "trust", "-E", "UTF8"],
-                       check=True, capture_output=True, **self._run_as())  # fmt: skip
+        subprocess.run(
+            [str(self.bin / "initdb"), "-D", str(self.data), "-U", "postgres", "-A", "trust", "-E", "UTF8"],
+            check=True,
+            capture_output=True,
+            **self._run_as(),
+        )
         return self
 
     def start(self) -> PostgresServer:
-        cmd = [str(self.bin / "postgres"), "-D", str(self.data), "-p", str(self.port), "-k", str(self.data),
-               "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "full_page_writes=off",
-               "-c", "synchronous_commit=off", "-c", "max_connections=60"]  # fmt: skip
+        cmd = [
+            str(self.bin / "postgres"),
+            "-D",
+            str(self.data),
+            "-p",
+            str(self.port),
+            "-k",
+            str(self.data),
+            "-c",
+            "listen_addresses=127.0.0.1",
+            "-c",
+            "fsync=off",
+            "-c",
+            "full_page_writes=off",
+            "-c",
+            "synchronous_commit=off",
+            "-c",
+            "max_connections=60",
+        ]
         log = self.log.open("ab")
         self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, **self._run_as())
         wait_until(self.ready, timeout=30, what=f"PostgreSQL on {self.port}", step=0.05)
@@ -132,5 +163,8 @@ class PostgresServer:
         return f"postgres://postgres@127.0.0.1:{self.port}/{name}"
 
     def createdb(self, name: str) -> None:
-        subprocess.run([str(self.bin / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", name],
-                       check=True, capture_output=True)  # fmt: skip
+        subprocess.run(
+            [str(self.bin / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", name],
+            check=True,
+            capture_output=True,
+        )

@@ -113,8 +113,11 @@ def test_task_time_limits_are_shorter_than_the_visibility_timeout():
     from celery import current_app
 
     current_app.loader.import_default_modules()
-    limits = [task.time_limit or settings.CELERY_TASK_TIME_LIMIT for name, task in current_app.tasks.items()
-              if not name.startswith("celery.")]  # fmt: skip
+    limits = [
+        task.time_limit or settings.CELERY_TASK_TIME_LIMIT
+        for name, task in current_app.tasks.items()
+        if not name.startswith("celery.")
+    ]
     assert max(limits) < settings.CELERY_VISIBILITY_TIMEOUT
     assert current_app.tasks["detection.tasks.run_batch_chunk"].time_limit <= 600
 

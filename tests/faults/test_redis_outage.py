@@ -53,10 +53,12 @@ def test_a_training_job_created_while_redis_is_down_is_sent_by_the_reaper(
     from training.services import jobs
 
     settings.TRAINING_MIN_TRAIN_PER_CLASS = settings.TRAINING_MIN_EVAL_PER_CLASS = 1
-    for n, (label, split) in enumerate([(label, split) for label in ("with_mask", "without_mask")
-                                        for split in ("train", "eval")]):  # fmt: skip
-        TrainingImage.objects.create(image=f"training/images/{n}.jpg", label=label, source="upload", split=split,
-                                     content_hash=f"{n:064d}")  # fmt: skip
+    for n, (label, split) in enumerate(
+        [(label, split) for label in ("with_mask", "without_mask") for split in ("train", "eval")]
+    ):
+        TrainingImage.objects.create(
+            image=f"training/images/{n}.jpg", label=label, source="upload", split=split, content_hash=f"{n:064d}"
+        )
     redis_backends.stop()
     response = admin_token_client.post("/api/v1/training-jobs/", {"epochs": 0}, format="json")
     assert response.status_code == 201, response.content

@@ -124,6 +124,8 @@ MATRIX: dict[str, tuple[int, int]] = {
     "trainingjob-cancel": (STAFF, ADMIN),
 }
 PUBLIC_ADMIN_SITE = {"admin:login": (ANONYMOUS, ANONYMOUS), "admin:logout": (ANONYMOUS, ANONYMOUS)}
+
+
 def required(name: str | None, url: str) -> tuple[int, int] | None:
     if url.startswith("/admin/"):
         return PUBLIC_ADMIN_SITE.get(name or "", _ADMIN)
@@ -151,8 +153,11 @@ def refused(response) -> bool:
 def client_as(role: str) -> Client:
     """A session client for `role`; the no-role user is signed in but in no group."""
     client = Client()
-    users = {"no role": lambda: get_user_model().objects.create_user("norole", password="pw-norole-123"),
-             "Staff": UserFactory, "Admin": AdminFactory}  # fmt: skip
+    users = {
+        "no role": lambda: get_user_model().objects.create_user("norole", password="pw-norole-123"),
+        "Staff": UserFactory,
+        "Admin": AdminFactory,
+    }
     if role in users:
         client.force_login(users[role]())
     return client
@@ -193,8 +198,9 @@ def test_the_walk_covers_the_api_detail_routes():
 def named_detection(db):
     person = Person.objects.create(display_name="Grace Hopper", employee_code="EMP-7781", notes="night shift")
     log = DetectionLog.objects.create(source=DetectionLog.Source.UPLOAD, face_count=1)
-    face = DetectedFace.objects.create(log=log, x1=1, y1=1, x2=20, y2=20, score=0.9, mask_label="without_mask",
-                                       mask_probability=0.1, person=person)  # fmt: skip
+    face = DetectedFace.objects.create(
+        log=log, x1=1, y1=1, x2=20, y2=20, score=0.9, mask_label="without_mask", mask_probability=0.1, person=person
+    )
     return log, face, person
 
 

@@ -25,9 +25,18 @@ def no_role_client(db) -> APIClient:
 def test_a_user_without_a_role_reads_nothing_of_the_registry_or_cameras(no_role_client):
     person = Person.objects.create(display_name="Ada Lovelace", employee_code="E-1")
     camera = Camera.objects.create(name="Gate")
-    for url in ("/api/v1/people/", f"/api/v1/people/{person.pk}/", f"/api/v1/people/{person.pk}/faces/",
-                "/api/v1/cameras/", f"/api/v1/cameras/{camera.pk}/", "/api/v1/detections/", "/api/v1/stats/",
-                "/api/v1/batches/", "/api/v1/models/", "/api/v1/training-jobs/"):  # fmt: skip
+    for url in (
+        "/api/v1/people/",
+        f"/api/v1/people/{person.pk}/",
+        f"/api/v1/people/{person.pk}/faces/",
+        "/api/v1/cameras/",
+        f"/api/v1/cameras/{camera.pk}/",
+        "/api/v1/detections/",
+        "/api/v1/stats/",
+        "/api/v1/batches/",
+        "/api/v1/models/",
+        "/api/v1/training-jobs/",
+    ):
         response = no_role_client.get(url)
         assert response.status_code == 403, url
         assert "Ada" not in response.content.decode() and "Gate" not in response.content.decode()

@@ -25,8 +25,11 @@ def test_the_api_takes_credentials_but_never_returns_them(admin_token_client):
     assert created.status_code == 201, created.content
     camera = Camera.objects.get(name="Gate")
     assert camera.url == SECRET_URL  # stored as given: the camera process needs it
-    for response in (created, admin_token_client.get("/api/v1/cameras/"),
-                     admin_token_client.get(f"/api/v1/cameras/{camera.pk}/")):  # fmt: skip
+    for response in (
+        created,
+        admin_token_client.get("/api/v1/cameras/"),
+        admin_token_client.get(f"/api/v1/cameras/{camera.pk}/"),
+    ):
         body = response.content.decode()
         assert "s3cr3t-Pa55" not in body
         assert "rtsp://viewer:***@10.0.0.7:554/stream1" in body
@@ -64,8 +67,14 @@ def test_pages_never_render_the_password(admin_user, staff_user):
 
 def test_saving_the_form_with_the_masked_url_keeps_the_stored_credentials(admin_client):
     camera = Camera.objects.create(name="Gate", kind=Camera.Kind.RTSP, url=SECRET_URL)
-    form = {"name": "Gate", "location": "North", "kind": "rtsp", "url": redact_url(SECRET_URL), "enabled": "on",
-            "max_fps": "5"}  # fmt: skip
+    form = {
+        "name": "Gate",
+        "location": "North",
+        "kind": "rtsp",
+        "url": redact_url(SECRET_URL),
+        "enabled": "on",
+        "max_fps": "5",
+    }
     assert admin_client.post(f"/cameras/{camera.pk}/edit/", form).status_code == 302
     camera.refresh_from_db()
     assert camera.url == SECRET_URL and camera.location == "North"

@@ -10,8 +10,7 @@ import pytest
 from detection.models import DetectedFace, DetectionLog, Person
 from maskportal.spreadsheet import FORMULA_PREFIXES, csv_lines, safe_cell
 
-HOSTILE = ['=HYPERLINK("http://evil.example","x")', "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(1,1)",
-           "\t=1+1", "\r=1+1"]  # fmt: skip
+HOSTILE = ['=HYPERLINK("http://evil.example","x")', "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(1,1)", "\t=1+1", "\r=1+1"]
 
 
 @pytest.mark.parametrize("value", HOSTILE)
@@ -29,8 +28,9 @@ def test_ordinary_cells_and_numbers_are_unchanged():
 def test_the_detection_log_export_escapes_file_and_person_names(staff_client):
     person = Person.objects.create(display_name="=cmd|' /C calc'!A0")
     log = DetectionLog.objects.create(source=DetectionLog.Source.UPLOAD, original_name="@SUM(A1:A9).jpg", face_count=1)
-    DetectedFace.objects.create(log=log, x1=1, y1=1, x2=9, y2=9, score=0.9, mask_label="with_mask",
-                                mask_probability=0.9, person=person)  # fmt: skip
+    DetectedFace.objects.create(
+        log=log, x1=1, y1=1, x2=9, y2=9, score=0.9, mask_label="with_mask", mask_probability=0.9, person=person
+    )
     response = staff_client.get("/detections/export.csv")
     assert response.status_code == 200
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))

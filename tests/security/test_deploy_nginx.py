@@ -59,19 +59,24 @@ def _self_signed(directory: Path) -> tuple[Path, Path]:
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
     now = datetime.datetime.now(datetime.UTC)
     cert = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-        .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + datetime.timedelta(days=1))
         .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(key.public_key()), critical=False)
         .sign(key, hashes.SHA256())
-    )  # fmt: skip
+    )
     cert_path, key_path = directory / "cert.pem", directory / "key.pem"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))  # fmt: skip
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     return cert_path, key_path
 
 
@@ -116,8 +121,9 @@ def _database_url() -> str:
 
 
 def _manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "manage.py", *args], cwd=REPO, env=env, capture_output=True, text=True,
-                          timeout=600)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=600
+    )
 
 
 class Browser:
@@ -135,9 +141,12 @@ class Browser:
         page = self.http.get(f"{self.base}/accounts/login/")
         assert page.status_code == 200, page.status_code
         token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
-        answer = self.http.post(f"{self.base}/accounts/login/", allow_redirects=False,
-                                data={"username": username, "password": password, "csrfmiddlewaretoken": token},
-                                headers={"Referer": f"{self.base}/accounts/login/"})  # fmt: skip
+        answer = self.http.post(
+            f"{self.base}/accounts/login/",
+            allow_redirects=False,
+            data={"username": username, "password": password, "csrfmiddlewaretoken": token},
+            headers={"Referer": f"{self.base}/accounts/login/"},
+        )
         assert answer.status_code == 302, answer.text[-2000:]
         self.page = page
 
@@ -153,8 +162,9 @@ class Browser:
 
         cookie = "; ".join(f"{c.name}={c.value}" for c in self.http.cookies)
         url = self.base.replace("https://", "wss://") + path
-        return websockets.connect(url, ssl=ssl_context, origin=self.base, additional_headers={"Cookie": cookie},
-                                  max_size=2**22)  # fmt: skip
+        return websockets.connect(
+            url, ssl=ssl_context, origin=self.base, additional_headers={"Cookie": cookie}, max_size=2**22
+        )
 
 
 def _upstreams(access_log: Path, request: str) -> list[str]:
@@ -190,33 +200,43 @@ def site(transactional_db, tmp_path):
     try:
         web_ports = []
         for name in ("web-a", "web-b"):
-            proc, port, _ = start_server(db_name=connection.settings_dict["NAME"], var_dir=tmp_path, log_name=name,
-                                         env=env, timeout=180)  # fmt: skip
+            proc, port, _ = start_server(
+                db_name=connection.settings_dict["NAME"], var_dir=tmp_path, log_name=name, env=env, timeout=180
+            )
             processes.append(proc)
             web_ports.append(port)
         cert, key = _self_signed(tmp_path)
         access_log = tmp_path / "access.log"
         site_conf = tmp_path / "maskportal.conf"
-        site_conf.write_text(_render_site({
-            "server 127.0.0.1:8001;": f"server 127.0.0.1:{web_ports[0]};",
-            "server 127.0.0.1:8002;": f"server 127.0.0.1:{web_ports[1]};",
-            "listen 80;": f"listen 127.0.0.1:{http_port};",
-            "listen [::]:80;": "",
-            "listen 443 ssl;": f"listen 127.0.0.1:{https_port} ssl;",
-            "listen [::]:443 ssl;": "",
-            "/etc/ssl/certs/maskportal.pem": str(cert),
-            "/etc/ssl/private/maskportal.key": str(key),
-            "/var/log/nginx/maskportal.access.log": str(access_log),
-            "alias /srv/maskportal/var/staticfiles/;": f"alias {tmp_path / 'static'}/;",
-        }))  # fmt: skip
+        site_conf.write_text(
+            _render_site(
+                {
+                    "server 127.0.0.1:8001;": f"server 127.0.0.1:{web_ports[0]};",
+                    "server 127.0.0.1:8002;": f"server 127.0.0.1:{web_ports[1]};",
+                    "listen 80;": f"listen 127.0.0.1:{http_port};",
+                    "listen [::]:80;": "",
+                    "listen 443 ssl;": f"listen 127.0.0.1:{https_port} ssl;",
+                    "listen [::]:443 ssl;": "",
+                    "/etc/ssl/certs/maskportal.pem": str(cert),
+                    "/etc/ssl/private/maskportal.key": str(key),
+                    "/var/log/nginx/maskportal.access.log": str(access_log),
+                    "alias /srv/maskportal/var/staticfiles/;": f"alias {tmp_path / 'static'}/;",
+                }
+            )
+        )
         conf = _nginx_conf(tmp_path, site_conf)
         nginx_log = tmp_path / "nginx-stderr.log"
         command = [NGINX, "-c", str(conf), "-p", str(tmp_path), "-e", str(tmp_path / "error.log"), "-g", "daemon off;"]
         nginx = subprocess.Popen(command, stdout=nginx_log.open("wb"), stderr=subprocess.STDOUT)
         processes.append(nginx)
         wait_for_port(https_port, nginx, nginx_log, timeout=30)
-        yield {"base": f"https://127.0.0.1:{https_port}", "http_port": http_port, "cert": cert,
-               "access_log": access_log, "web_ports": web_ports}  # fmt: skip
+        yield {
+            "base": f"https://127.0.0.1:{https_port}",
+            "http_port": http_port,
+            "cert": cert,
+            "access_log": access_log,
+            "web_ports": web_ports,
+        }
     finally:
         for proc in reversed(processes):
             stop(proc)

@@ -115,8 +115,9 @@ async def test_a_token_in_the_query_string_is_not_accepted(staff_user):
 
 async def test_a_browser_can_send_its_token_as_a_subprotocol(staff_user):
     key = await token_for(staff_user)
-    socket = WebsocketCommunicator(application, "/ws/notifications/", headers=[ORIGIN],
-                                   subprotocols=["maskportal.token", key])  # fmt: skip
+    socket = WebsocketCommunicator(
+        application, "/ws/notifications/", headers=[ORIGIN], subprotocols=["maskportal.token", key]
+    )
     connected, subprotocol = await socket.connect(timeout=10)
     assert connected and subprotocol == "maskportal.token"  # the token itself is never echoed
     await socket.disconnect()
@@ -146,8 +147,12 @@ def _server_log_after(staff_user, exchange) -> tuple[str, str]:
     from django.db import connection
 
     key = Token.objects.create(user=staff_user).key
-    proc, port, log = start_server(db_name=str(connection.settings_dict["NAME"]), var_dir=Path(settings.VAR_DIR),
-                                   log_name="realtime-security", timeout=120)  # fmt: skip
+    proc, port, log = start_server(
+        db_name=str(connection.settings_dict["NAME"]),
+        var_dir=Path(settings.VAR_DIR),
+        log_name="realtime-security",
+        timeout=120,
+    )
     try:
         asyncio.run(exchange(port, key))
     finally:

@@ -45,8 +45,15 @@ class RecordingApp:
 
 
 def _scope(headers=()) -> dict:
-    return {"type": "http", "method": "POST", "path": "/accounts/login/", "query_string": b"",
-            "headers": [HOST, *headers], "http_version": "1.1", "scheme": "http"}  # fmt: skip
+    return {
+        "type": "http",
+        "method": "POST",
+        "path": "/accounts/login/",
+        "query_string": b"",
+        "headers": [HOST, *headers],
+        "http_version": "1.1",
+        "scheme": "http",
+    }
 
 
 async def _responses(communicator) -> list[dict]:
@@ -91,10 +98,15 @@ async def test_a_chunked_body_under_the_cap_reaches_the_app_with_its_length():
 async def test_a_chunked_upload_reaches_the_view(staff_user):
     token = await Token.objects.acreate(user=staff_user)
     boundary = "b0undary"
-    body = (f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="x.jpg"\r\n'
-            f"Content-Type: image/jpeg\r\n\r\nnot a picture\r\n--{boundary}--\r\n").encode()  # fmt: skip
-    headers = [HOST, (b"authorization", f"Token {token.key}".encode()),
-               (b"content-type", f"multipart/form-data; boundary={boundary}".encode())]  # fmt: skip
+    body = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="x.jpg"\r\n'
+        f"Content-Type: image/jpeg\r\n\r\nnot a picture\r\n--{boundary}--\r\n"
+    ).encode()
+    headers = [
+        HOST,
+        (b"authorization", f"Token {token.key}".encode()),
+        (b"content-type", f"multipart/form-data; boundary={boundary}".encode()),
+    ]
     response = await HttpCommunicator(application, "POST", "/api/v1/analyze/", body, headers).get_response(timeout=30)
     assert response["status"] == 400
     assert b"not a recognised image" in response["body"]  # the file arrived; without it: "No file"
@@ -115,8 +127,9 @@ async def test_static_files_stream_whole():
 def capped_server(tmp_path_factory):
     """The real web server (as `make run` starts it) with a 1 MiB body cap; no database is touched."""
     var_dir = tmp_path_factory.mktemp("capped")
-    proc, port, log = start_server(db_name="unused", var_dir=var_dir, log_name="capped",
-                                   env={"MAX_REQUEST_BYTES": str(CAP)}, timeout=120)  # fmt: skip
+    proc, port, log = start_server(
+        db_name="unused", var_dir=var_dir, log_name="capped", env={"MAX_REQUEST_BYTES": str(CAP)}, timeout=120
+    )
     try:
         yield port, log
     finally:
@@ -132,8 +145,10 @@ def _status(raw: bytes) -> int:
 def test_the_server_refuses_a_declared_oversize_body_at_once(capped_server):
     port, _ = capped_server
     with socket.create_connection(("127.0.0.1", port), timeout=30) as conn:
-        conn.sendall(b"POST /accounts/login/ HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1073741824\r\n"
-                     b"Content-Type: application/octet-stream\r\n\r\n")  # fmt: skip
+        conn.sendall(
+            b"POST /accounts/login/ HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1073741824\r\n"
+            b"Content-Type: application/octet-stream\r\n\r\n"
+        )
         assert _status(conn.recv(4096)) == 413
 
 
@@ -144,8 +159,10 @@ def test_the_server_stops_an_anonymous_chunked_flood_at_the_cap(capped_server):
     total, chunk = 64 * 2**20, b"x" * 65536
     sent = 0
     with socket.create_connection(("127.0.0.1", port), timeout=30) as conn:
-        conn.sendall(b"POST /accounts/login/ HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n"
-                     b"Content-Type: application/x-www-form-urlencoded\r\n\r\n")  # fmt: skip
+        conn.sendall(
+            b"POST /accounts/login/ HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n"
+            b"Content-Type: application/x-www-form-urlencoded\r\n\r\n"
+        )
         try:
             while sent < total:
                 conn.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
@@ -181,10 +198,15 @@ def _make_run_settings() -> str:
 
 
 def _probe(tmp_path: Path, **extra: str) -> tuple[list[str], str]:
-    env = {"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": _make_run_settings(), "MASKPORTAL_VAR_DIR": str(tmp_path),
-           **extra}  # fmt: skip
-    out = subprocess.run([sys.executable, "-c", MAKE_RUN_PROBE], cwd=REPO, env=env, capture_output=True, text=True,
-                         timeout=300)  # fmt: skip
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "DJANGO_SETTINGS_MODULE": _make_run_settings(),
+        "MASKPORTAL_VAR_DIR": str(tmp_path),
+        **extra,
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", MAKE_RUN_PROBE], cwd=REPO, env=env, capture_output=True, text=True, timeout=300
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     first, _, pages = out.stdout.partition("\n")
     return first.split(), pages

@@ -71,7 +71,7 @@ def test_every_upload_path_gives_the_same_size_refusal(admin_client, admin_token
         "recognise API": admin_token_client.post("/api/v1/recognize/", {"file": big("r.jpg")}, format="multipart"),
         "registry API": admin_token_client.post(
             f"/api/v1/people/{person.pk}/faces/", {"file": big("f.jpg")}, format="multipart"
-        ),  # fmt: skip
+        ),
     }
     for path, response in answers.items():
         assert response.status_code == 400, path
@@ -84,19 +84,25 @@ def test_every_upload_path_gives_the_same_size_refusal(admin_client, admin_token
 # --- ZIP import report ----------------------------------------------------------------------------
 def test_the_zip_import_reports_every_member_including_unsafe_paths(admin_user, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
-    archive = zip_of({
-        "Ada_Lovelace/ada.jpg": b"not a photo",
-        "../evil.jpg": jpeg(face_photo()),
-        "Ada_Lovelace/../../escape.jpg": jpeg(face_photo()),
-        "__MACOSX/Ada_Lovelace/._ada.jpg": b"resource fork",
-    })  # fmt: skip
+    archive = zip_of(
+        {
+            "Ada_Lovelace/ada.jpg": b"not a photo",
+            "../evil.jpg": jpeg(face_photo()),
+            "Ada_Lovelace/../../escape.jpg": jpeg(face_photo()),
+            "__MACOSX/Ada_Lovelace/._ada.jpg": b"resource fork",
+        }
+    )
     upload = SimpleUploadedFile("team.zip", archive, "application/zip")
     job = start_zip_import(admin_user, upload, consent=Declaration("employment", "badge photos"))
     run_import(job.pk)
     job = FaceImport.objects.get(pk=job.pk)
     report = {row["file"]: row for row in job.report}
-    assert set(report) == {"Ada_Lovelace/ada.jpg", "../evil.jpg", "Ada_Lovelace/../../escape.jpg",
-                           "__MACOSX/Ada_Lovelace/._ada.jpg"}  # fmt: skip
+    assert set(report) == {
+        "Ada_Lovelace/ada.jpg",
+        "../evil.jpg",
+        "Ada_Lovelace/../../escape.jpg",
+        "__MACOSX/Ada_Lovelace/._ada.jpg",
+    }
     for unsafe in ("../evil.jpg", "Ada_Lovelace/../../escape.jpg"):
         assert report[unsafe]["status"] == "rejected"
         assert report[unsafe]["reason"].startswith("unsafe path"), report[unsafe]

@@ -19,6 +19,8 @@ TINY_INPUT = 32
 def empty_registry() -> None:
     """Tests start from no versions (the migration registers v1 when the committed file exists)."""
     ModelVersion.objects.all().delete()
+
+
 #: train_classifier options that keep a job to seconds: no ImageNet import, a short head phase.
 TINY_OPTIONS = {"imagenet": False, "head_epochs": 4, "batch_size": 8}
 
@@ -60,8 +62,9 @@ def constant_model(path: Path, probability: float = 0.05, size: int = TINY_INPUT
     bias = float(np.log(probability / (1 - probability)))
     pixels = keras.Input((size, size, 3))
     x = keras.layers.GlobalAveragePooling2D()(keras.layers.Rescaling(0.0)(pixels))
-    out = keras.layers.Dense(1, activation="sigmoid", kernel_initializer="zeros",
-                             bias_initializer=keras.initializers.Constant(bias))(x)  # fmt: skip
+    out = keras.layers.Dense(
+        1, activation="sigmoid", kernel_initializer="zeros", bias_initializer=keras.initializers.Constant(bias)
+    )(x)
     calibration = np.random.default_rng(0).integers(0, 255, (8, size, size, 3)).astype(np.uint8)
     return export_tflite(keras.Model(pixels, out), calibration, path)
 

@@ -25,10 +25,17 @@ def make_face(*, with_log_image=True, with_crop=False, label="with_mask", scale=
         stored = image if scale == 1.0 else image[:: int(1 / scale), :: int(1 / scale)]
         log.image.save("photo.jpg", ContentFile(encode(stored)), save=True)
     face = DetectedFace(
-        log=log, x1=BOX[0], y1=BOX[1], x2=BOX[2], y2=BOX[3], score=0.99,
-        mask_label="without_mask", mask_probability=0.1,
-        review_state=DetectedFace.Review.CORRECTED, corrected_mask_label=label,
-    )  # fmt: skip
+        log=log,
+        x1=BOX[0],
+        y1=BOX[1],
+        x2=BOX[2],
+        y2=BOX[3],
+        score=0.99,
+        mask_label="without_mask",
+        mask_probability=0.1,
+        review_state=DetectedFace.Review.CORRECTED,
+        corrected_mask_label=label,
+    )
     if with_crop:
         face.crop.save("crop.png", ContentFile(encode(image[30:140, 170:260], "PNG")), save=False)
     face.save()

@@ -64,7 +64,9 @@ def test_a_reused_version_number_never_replaces_another_rows_files(constant_mode
 
 
 @pytest.mark.django_db
-def test_gate_activates_a_better_candidate_and_rejects_a_worse_one(constant_models, unbalanced_pool, django_capture_on_commit_callbacks):  # noqa: E501
+def test_gate_activates_a_better_candidate_and_rejects_a_worse_one(
+    constant_models, unbalanced_pool, django_capture_on_commit_callbacks
+):  # noqa: E501
     v1 = registry.register_version(constant_models["without_mask"], status="active")
     better = registry.register_version(constant_models["with_mask"], parent=v1)
     before = current_versions()[1]

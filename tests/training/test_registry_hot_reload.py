@@ -49,11 +49,21 @@ def test_a_second_process_switches_to_the_activated_version(two_models):
     first = registry.register_version(two_models[0], status="active")
     second = registry.register_version(two_models[1])
     registry.model_changed()
-    env = dict(os.environ, DJANGO_SETTINGS_MODULE="maskportal.settings.test", MASKPORTAL_VAR_DIR=str(settings.VAR_DIR),
-               MASKPORTAL_TEST_DB_NAME=str(connection.settings_dict["NAME"]))  # fmt: skip
+    env = dict(
+        os.environ,
+        DJANGO_SETTINGS_MODULE="maskportal.settings.test",
+        MASKPORTAL_VAR_DIR=str(settings.VAR_DIR),
+        MASKPORTAL_TEST_DB_NAME=str(connection.settings_dict["NAME"]),
+    )
     target = str(registry.artifact_path(second))
-    proc = subprocess.Popen([sys.executable, "-c", WATCHER, target], cwd=REPO, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-c", WATCHER, target],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         ready = proc.stdout.readline()
         assert ready.startswith("ready"), ready + proc.stderr.read()[-3000:]

@@ -56,8 +56,15 @@ def test_counts_only_images_newer_than_the_active_version(tmp_path):
 def test_settings_page_edits_the_periodic_task(admin_client):
     response = admin_client.get("/training/settings/")
     assert response.status_code == 200 and b"Retraining settings" in response.content
-    form = {"enabled": "", "minute": "30", "hour": "*/6", "day_of_week": "1-5", "min_new_images": "50",
-            "default_epochs": "3", "gate_margin": "0.5"}  # fmt: skip
+    form = {
+        "enabled": "",
+        "minute": "30",
+        "hour": "*/6",
+        "day_of_week": "1-5",
+        "min_new_images": "50",
+        "default_epochs": "3",
+        "gate_margin": "0.5",
+    }
     assert admin_client.post("/training/settings/", form).status_code == 302
     task = PeriodicTask.objects.get(name=schedule.SCHEDULE_NAME)
     assert json.loads(task.kwargs) == {"min_new_images": 50} and not task.enabled

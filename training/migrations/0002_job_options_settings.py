@@ -4,33 +4,45 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('training', '0001_initial'),
+        ("training", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='TrainingSettings',
+            name="TrainingSettings",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('gate_margin', models.FloatField(default=0.0, help_text='Accuracy points a candidate may fall below the active model and still be activated (0: at least as good; negative: must beat it by that much).')),
-                ('default_epochs', models.PositiveIntegerField(default=5, help_text='Fine-tuning epochs of scheduled jobs.')),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "gate_margin",
+                    models.FloatField(
+                        default=0.0,
+                        help_text="Accuracy points a candidate may fall below the active model and still be activated (0: at least as good; negative: must beat it by that much).",
+                    ),
+                ),
+                (
+                    "default_epochs",
+                    models.PositiveIntegerField(default=5, help_text="Fine-tuning epochs of scheduled jobs."),
+                ),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'verbose_name': 'training settings',
-                'verbose_name_plural': 'training settings',
+                "verbose_name": "training settings",
+                "verbose_name_plural": "training settings",
             },
         ),
         migrations.AddField(
-            model_name='trainingjob',
-            name='options',
-            field=models.JSONField(blank=True, default=dict, help_text='Extra keyword arguments for the training code (head_epochs, imagenet...).'),
+            model_name="trainingjob",
+            name="options",
+            field=models.JSONField(
+                blank=True,
+                default=dict,
+                help_text="Extra keyword arguments for the training code (head_epochs, imagenet...).",
+            ),
         ),
         migrations.AddField(
-            model_name='trainingjob',
-            name='worker',
-            field=models.CharField(blank=True, help_text='Celery node running the job.', max_length=200),
+            model_name="trainingjob",
+            name="worker",
+            field=models.CharField(blank=True, help_text="Celery node running the job.", max_length=200),
         ),
     ]

@@ -349,9 +349,16 @@ def _fine_tune(model, crops: _Crops, options: TrainOptions, progress: _Progress,
     )
     snap_weights_to_int8_grid(model)
     _train_head(
-        model, train_set, val_set, REFIT_EPOCHS, options.batch_size, progress,
-        phase="refit", offset=progress.total - REFIT_EPOCHS, lr=FINETUNE_LR,
-    )  # fmt: skip
+        model,
+        train_set,
+        val_set,
+        REFIT_EPOCHS,
+        options.batch_size,
+        progress,
+        phase="refit",
+        offset=progress.total - REFIT_EPOCHS,
+        lr=FINETUNE_LR,
+    )
     return float_val
 
 
@@ -471,9 +478,17 @@ def _counts(samples: list[Sample]) -> dict[str, int]:
 
 
 def _train_head(
-    model, train_set: CropSet, val_set: CropSet, epochs: int, batch_size: int, progress: _Progress,
-    *, phase: str = "head", offset: int = 0, lr: float = HEAD_LR,
-) -> None:  # fmt: skip
+    model,
+    train_set: CropSet,
+    val_set: CropSet,
+    epochs: int,
+    batch_size: int,
+    progress: _Progress,
+    *,
+    phase: str = "head",
+    offset: int = 0,
+    lr: float = HEAD_LR,
+) -> None:
     """Fit the sigmoid layer on pooled features of the frozen backbone, computed once.
 
     Running the frozen backbone once instead of every epoch makes this phase take seconds.

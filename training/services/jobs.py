@@ -88,12 +88,15 @@ def pool_shortfalls() -> list[str]:
     for label, name in TrainingImage.Label.choices:
         have = counts[TrainingImage.Split.TRAIN][label]
         if have < min_train:
-            reasons.append(f"{have} '{name.lower()}' training image{'s' if have != 1 else ''}, "
-                           f"at least {min_train} needed")  # fmt: skip
+            reasons.append(
+                f"{have} '{name.lower()}' training image{'s' if have != 1 else ''}, at least {min_train} needed"
+            )
         have = counts[TrainingImage.Split.EVAL][label]
         if have < min_eval:
-            reasons.append(f"{have} '{name.lower()}' evaluation image{'s' if have != 1 else ''}, "
-                           f"at least {min_eval} needed for the evaluation to mean something")  # fmt: skip
+            reasons.append(
+                f"{have} '{name.lower()}' evaluation image{'s' if have != 1 else ''}, "
+                f"at least {min_eval} needed for the evaluation to mean something"
+            )
     return reasons
 
 
@@ -129,9 +132,15 @@ def create_job(
     )
     append_log(job, f"queued ({trigger}) by {getattr(user, 'username', None) or 'the scheduler'}")
     record(
-        AuditEvent.Kind.TRAINING_STARTED, obj=job, object_repr=f"Training job {job.pk}", actor=job.created_by,
-        trigger=trigger, epochs=epochs, input_size=input_size or None, options=options,
-    )  # fmt: skip
+        AuditEvent.Kind.TRAINING_STARTED,
+        obj=job,
+        object_repr=f"Training job {job.pk}",
+        actor=job.created_by,
+        trigger=trigger,
+        epochs=epochs,
+        input_size=input_size or None,
+        options=options,
+    )
     transaction.on_commit(lambda: send_job(job), robust=True)  # never undoes the committed job
     publish_job(job)
     return job
@@ -169,9 +178,12 @@ def cancel_job(job: TrainingJob, user=None) -> TrainingJob:
 
 def _audit_cancel(job: TrainingJob, user, when: str) -> None:
     record(
-        AuditEvent.Kind.TRAINING_CANCELLED, obj=job, object_repr=f"Training job {job.pk}",
-        actor=user if getattr(user, "is_authenticated", False) else None, when=when,
-    )  # fmt: skip
+        AuditEvent.Kind.TRAINING_CANCELLED,
+        obj=job,
+        object_repr=f"Training job {job.pk}",
+        actor=user if getattr(user, "is_authenticated", False) else None,
+        when=when,
+    )
 
 
 def reap_stale_jobs(stale_after_s: float = STALE_AFTER_S, *, worker: str | None = None) -> int:
@@ -185,8 +197,12 @@ def reap_stale_jobs(stale_after_s: float = STALE_AFTER_S, *, worker: str | None 
     count = 0
     for job in lost.distinct():
         shutil.rmtree(work_dir(job), ignore_errors=True)  # before the status says so: nothing left behind
-        if finish_job(job, TrainingJob.Status.FAILED, error="the worker running this job stopped (no heartbeat)",
-                   only_if=TrainingJob.Status.RUNNING):  # fmt: skip
+        if finish_job(
+            job,
+            TrainingJob.Status.FAILED,
+            error="the worker running this job stopped (no heartbeat)",
+            only_if=TrainingJob.Status.RUNNING,
+        ):
             logger.warning("training job %s failed: worker %s lost", job.pk, job.worker or "?")
             count += 1
     resend_unstarted_jobs()
@@ -227,9 +243,15 @@ def publish_job(job: TrainingJob, **extra) -> None:
     realtime.publish(
         realtime.user_group(job.created_by_id),
         realtime.progress_message(
-            job=job.pk, kind="training", done=done, total=total, status=job.status,
-            progress=round(job.progress, 4), epoch=job.history[-1] if job.history else None, **extra,
-        ),  # fmt: skip
+            job=job.pk,
+            kind="training",
+            done=done,
+            total=total,
+            status=job.status,
+            progress=round(job.progress, 4),
+            epoch=job.history[-1] if job.history else None,
+            **extra,
+        ),
     )
 
 
@@ -242,8 +264,8 @@ def finish_job(job: TrainingJob, status: str, *, error: str = "", only_if: str |
         return False
     job.refresh_from_db()
     append_log(job, f"{status}" + (f": {error}" if error else ""))
-    extra = {"version": job.result_version.number, "version_status": job.result_version.status} if (
-        job.result_version_id) else {}  # fmt: skip
+    result = job.result_version
+    extra = {"version": result.number, "version_status": result.status} if result is not None else {}
     publish_job(job, error=error, **extra)
     return True
 
@@ -253,11 +275,16 @@ def dashboard_jobs(user) -> list[dict]:
     if user is None or not user.has_perm("training.view_trainingjob"):
         return []
     return [
-        job_summary(job, kind="training", label=f"Training job {job.pk}",
-                    owner=getattr(job.created_by, "username", None), url=reverse("training:job_detail", args=[job.pk]),
-                    progress=(round(job.progress * 100), 0, 100))
+        job_summary(
+            job,
+            kind="training",
+            label=f"Training job {job.pk}",
+            owner=getattr(job.created_by, "username", None),
+            url=reverse("training:job_detail", args=[job.pk]),
+            progress=(round(job.progress * 100), 0, 100),
+        )
         for job in TrainingJob.objects.select_related("created_by").order_by("-created_at")[:RECENT]
-    ]  # fmt: skip
+    ]
 
 
 # --- scheduled retraining -----------------------------------------------------------------
@@ -270,7 +297,7 @@ def new_images_since_active() -> int:
     active = registry.active_version()
     if active is None:
         return new_images_since(None)
-    since = active.job.created_at if active.job_id else active.created_at
+    since = active.job.created_at if active.job is not None else active.created_at
     return new_images_since(since)
 
 

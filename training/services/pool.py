@@ -200,8 +200,12 @@ class ImportReport:
         return self.added + self.duplicates + len(self.errors)
 
     def as_dict(self) -> dict:
-        return {"added": self.added, "duplicates": self.duplicates, "failed": len(self.errors),
-                "errors": self.errors[:50]}  # fmt: skip
+        return {
+            "added": self.added,
+            "duplicates": self.duplicates,
+            "failed": len(self.errors),
+            "errors": self.errors[:50],
+        }
 
 
 @dataclass(frozen=True)
@@ -225,8 +229,12 @@ def _manifest_splits(root: Path) -> dict[str, str]:
     manifest = root / "manifest.csv"
     if not manifest.exists():
         return {}
-    splits = {"train": TrainingImage.Split.TRAIN, "val": TrainingImage.Split.EVAL,
-              "eval": TrainingImage.Split.EVAL, "test": TrainingImage.Split.EVAL}  # fmt: skip
+    splits = {
+        "train": TrainingImage.Split.TRAIN,
+        "val": TrainingImage.Split.EVAL,
+        "eval": TrainingImage.Split.EVAL,
+        "test": TrainingImage.Split.EVAL,
+    }
     with manifest.open(newline="") as fh:
         return {row["path"]: splits[row["split"]] for row in csv.DictReader(fh) if row.get("split") in splits}
 
@@ -258,10 +266,11 @@ def iter_zip(archive: zipfile.ZipFile) -> Iterator[ImportItem]:
     except UploadError as exc:
         raise PoolError(str(exc)) from exc
     members = [
-        (info, label) for info in files
+        (info, label)
+        for info in files
         if PurePosixPath(info.filename).suffix.lower() in IMAGE_SUFFIXES
         and (label := _label_of(PurePosixPath(info.filename).parts)) is not None
-    ]  # fmt: skip
+    ]
     if not members:
         raise PoolError("the ZIP has no images in with_mask/ or without_mask/ folders")
     for info, label in members:

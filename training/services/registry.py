@@ -258,9 +258,8 @@ def gate(candidate: ModelVersion, margin: float | None = None, *, user=None) -> 
         report["active"] = {"version": str(active), **_summary(theirs)}
         needed = round(theirs["accuracy"] - margin / 100.0, 6)
         passed = round(mine["accuracy"], 6) >= needed
-        reason = (
-            f"accuracy {mine['accuracy']:.2%} {'≥' if passed else '<'} {theirs['accuracy']:.2%} of {active}"
-            + (f" minus a {margin:g}-point margin" if margin else "")
+        reason = f"accuracy {mine['accuracy']:.2%} {'≥' if passed else '<'} {theirs['accuracy']:.2%} of {active}" + (
+            f" minus a {margin:g}-point margin" if margin else ""
         )
     report.update(passed=passed, reason=reason, decided_at=timezone.now().isoformat())
     candidate.gate_report = report
@@ -284,8 +283,8 @@ def activate(version: ModelVersion, *, user=None) -> ModelVersion:
         locked = ModelVersion.objects.select_for_update().get(pk=version.pk)
         if locked.status == ModelVersion.Status.ACTIVE:
             return locked
-        previous = ModelVersion.objects.select_for_update().filter(status=ModelVersion.Status.ACTIVE).exclude(
-            pk=locked.pk
+        previous = (
+            ModelVersion.objects.select_for_update().filter(status=ModelVersion.Status.ACTIVE).exclude(pk=locked.pk)
         )
         replaced = previous.first()
         previous.update(status=ModelVersion.Status.RETIRED)
@@ -295,10 +294,12 @@ def activate(version: ModelVersion, *, user=None) -> ModelVersion:
         # an older version than the one it replaces is a rollback; a newer one a promotion
         rollback = replaced is not None and locked.number < replaced.number
         record(
-            AuditEvent.Kind.MODEL_ROLLED_BACK if rollback else AuditEvent.Kind.MODEL_PROMOTED, obj=locked,
+            AuditEvent.Kind.MODEL_ROLLED_BACK if rollback else AuditEvent.Kind.MODEL_PROMOTED,
+            obj=locked,
             actor=user if getattr(user, "is_authenticated", False) else None,
-            replaced=str(replaced) if replaced else None, gate=(locked.gate_report or {}).get("reason"),
-        )  # fmt: skip
+            replaced=str(replaced) if replaced else None,
+            gate=(locked.gate_report or {}).get("reason"),
+        )
     transaction.on_commit(lambda: model_changed(locked))
     logger.info("activated %s (by %s)", locked, getattr(user, "username", "system"))
     return locked

@@ -164,8 +164,11 @@ def _train_and_gate(job: TrainingJob, worker: str) -> None:
     input_size = job.input_size or (parent.input_size if parent else 0) or DEFAULT_INPUT_SIZE
     initial = registry.keras_path(parent) if parent and parent.input_size == input_size else None
     starting = f"{parent} (Keras)" if initial else "ImageNet weights"  # the header and the log say the same
-    jobs.append_log(job, f"running on {worker or 'a worker'}: {input_size} px, {job.epochs} fine-tuning epochs, "
-                     f"starting from {starting}")  # fmt: skip
+    jobs.append_log(
+        job,
+        f"running on {worker or 'a worker'}: {input_size} px, {job.epochs} fine-tuning epochs, "
+        f"starting from {starting}",
+    )
     TrainingJob.objects.filter(pk=job.pk).update(
         input_size=input_size, parent_version=parent, starting_weights=starting
     )
@@ -173,13 +176,19 @@ def _train_and_gate(job: TrainingJob, worker: str) -> None:
     jobs.publish_job(job)
 
     options = TrainOptions(
-        epochs=job.epochs, input_size=input_size, initial_model=initial,
-        command=f"training job {job.pk} (MaskPortal)", **job.options,
-    )  # fmt: skip
+        epochs=job.epochs,
+        input_size=input_size,
+        initial_model=initial,
+        command=f"training job {job.pk} (MaskPortal)",
+        **job.options,
+    )
     result = train_classifier(
-        _write_manifest(job), jobs.work_dir(job) / "out", options,
-        on_epoch=partial(_epoch_done, job), should_stop=CancelPoller(job.pk),
-    )  # fmt: skip
+        _write_manifest(job),
+        jobs.work_dir(job) / "out",
+        options,
+        on_epoch=partial(_epoch_done, job),
+        should_stop=CancelPoller(job.pk),
+    )
     candidate = registry.register_version(
         result.model_path,
         card=result.card,
@@ -190,8 +199,9 @@ def _train_and_gate(job: TrainingJob, worker: str) -> None:
     )
     TrainingJob.objects.filter(pk=job.pk).update(result_version=candidate, progress=1.0)
     job.result_version = candidate
-    jobs.append_log(job, f"registered {candidate} as a candidate; evaluating it against "
-                     f"{parent or 'nothing'} on the evaluation set")  # fmt: skip
+    jobs.append_log(
+        job, f"registered {candidate} as a candidate; evaluating it against {parent or 'nothing'} on the evaluation set"
+    )
     decided = registry.gate(candidate)
     jobs.append_log(job, f"{decided}: {decided.get_status_display().lower()} ({decided.gate_report.get('reason')})")
 
@@ -203,6 +213,9 @@ def _epoch_done(job: TrainingJob, epoch: int, entry: dict) -> None:
     TrainingJob.objects.filter(pk=job.pk).update(
         history=job.history, progress=job.progress, heartbeat_at=timezone.now()
     )
-    jobs.append_log(job, "epoch {epoch}/{epochs} ({phase}): ".format(**entry) + ", ".join(
-        f"{k} {v:.4f}" for k, v in entry.items() if k not in ("epoch", "epochs", "phase")))  # fmt: skip
+    jobs.append_log(
+        job,
+        "epoch {epoch}/{epochs} ({phase}): ".format(**entry)
+        + ", ".join(f"{k} {v:.4f}" for k, v in entry.items() if k not in ("epoch", "epochs", "phase")),
+    )
     jobs.publish_job(job)

@@ -61,16 +61,26 @@ def current_settings() -> dict:
 
 @transaction.atomic
 def save_settings(
-    *, enabled: bool, minute: str, hour: str, day_of_week: str, min_new_images: int, default_epochs: int,
+    *,
+    enabled: bool,
+    minute: str,
+    hour: str,
+    day_of_week: str,
+    min_new_images: int,
+    default_epochs: int,
     gate_margin: float,
-) -> PeriodicTask:  # fmt: skip
+) -> PeriodicTask:
     validate_crontab(minute, hour, day_of_week)
     before = current_settings()
     task = periodic_task()
     cron, _ = CrontabSchedule.objects.get_or_create(
-        minute=minute, hour=hour, day_of_week=day_of_week, day_of_month="*", month_of_year="*",
+        minute=minute,
+        hour=hour,
+        day_of_week=day_of_week,
+        day_of_month="*",
+        month_of_year="*",
         timezone=settings.TIME_ZONE,
-    )  # fmt: skip
+    )
     kwargs = json.loads(task.kwargs or "{}")
     kwargs["min_new_images"] = int(min_new_images)
     task.crontab, task.interval = cron, None

@@ -19,9 +19,11 @@ class Command(BaseCommand):
             return
         password = settings.FIRST_ADMIN_PASSWORD or generate_password()
         user = User.objects.create_superuser(
-            username=settings.FIRST_ADMIN_USERNAME, email=settings.FIRST_ADMIN_EMAIL, password=password,
+            username=settings.FIRST_ADMIN_USERNAME,
+            email=settings.FIRST_ADMIN_EMAIL,
+            password=password,
             must_change_password=not settings.FIRST_ADMIN_PASSWORD,  # a generated one is changed at first login
-        )  # fmt: skip
+        )
         set_role(user, ADMIN)
         write_private(first_admin_file(), f"username: {user.username}\npassword: {password}\n")
         self.stdout.write(self.style.SUCCESS("Created the first admin account:"))

@@ -55,8 +55,13 @@ class YuNetDetector(FaceDetector):
             return np.zeros((0, 4)), np.zeros(0), np.zeros((0, 10))
         xywh, score, points = np.concatenate(boxes), np.concatenate(scores), np.concatenate(landmarks)
         if len(xywh) > 1:  # OpenCV suppresses on whole-pixel boxes
-            keep = cv2.dnn.NMSBoxes(xywh.astype(np.int32).tolist(), score.tolist(), self.config.score_threshold,
-                                    self.config.nms_threshold, top_k=TOP_K)  # fmt: skip
-            keep = np.asarray(keep, dtype=np.int64).reshape(-1)
+            kept = cv2.dnn.NMSBoxes(
+                xywh.astype(np.int32).tolist(),
+                score.tolist(),
+                self.config.score_threshold,
+                self.config.nms_threshold,
+                top_k=TOP_K,
+            )
+            keep = np.asarray(kept, dtype=np.int64).reshape(-1)
             xywh, score, points = xywh[keep], score[keep], points[keep]
         return np.column_stack([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]]), score, points
