@@ -396,7 +396,6 @@ class PersonImportView(RegistryMixin, FormView):
         return super().get_context_data(
             import_root=import_root(),
             recent=FaceImport.objects.filter(owner=self.request.user)[:10],
-            lawful_bases=LawfulBasis.choices,
             **kwargs,
         )
 
