@@ -50,3 +50,16 @@ class PersonFactory(factory.django.DjangoModelFactory):
 
     display_name = factory.Sequence(lambda n: f"Person {n}")
     consent = factory.SubFactory(ConsentRecordFactory)
+
+
+class DetectedFaceFactory(factory.django.DjangoModelFactory):
+    """A face of an existing log: `DetectedFaceFactory(log=log, mask_label="without_mask")`; its
+    mask probability follows the label."""
+
+    class Meta:
+        model = "detection.DetectedFace"
+
+    x1, y1, x2, y2 = 1, 2, 30, 40
+    score = 0.9
+    mask_label = "with_mask"
+    mask_probability = factory.LazyAttribute(lambda face: 0.9 if face.mask_label == "with_mask" else 0.1)

@@ -11,10 +11,11 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from detection.models import Camera, DetectedFace, DetectionLog, Person
+from detection.models import Camera, DetectionLog, Person
 from detection.services.analysis import analyse_and_log
 from detection.services.retention import purge_old_images
 from detection.services.review import UNCHANGED, review_face
+from tests.factories import DetectedFaceFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -24,17 +25,7 @@ def _log(source="upload", masks=("with_mask",), people=(None,), camera=None, day
         source=source, camera=camera, face_count=len(masks), original_name=f"{source}.jpg"
     )
     for mask, person in zip(masks, people, strict=True):
-        DetectedFace.objects.create(
-            log=log,
-            x1=1,
-            y1=2,
-            x2=30,
-            y2=40,
-            score=0.9,
-            mask_label=mask,
-            person=person,
-            mask_probability=0.9 if mask == "with_mask" else 0.1,
-        )
+        DetectedFaceFactory(log=log, mask_label=mask, person=person)
     if days_ago:
         DetectionLog.objects.filter(pk=log.pk).update(created_at=timezone.now() - timedelta(days=days_ago))
     return log

@@ -9,23 +9,14 @@ from django.urls import reverse
 from detection.models import BatchItem, BatchJob, DetectedFace, DetectionLog, Person
 from detection.services import batches
 from detection.services.uploads import UploadItem
+from tests.factories import DetectedFaceFactory
 from training.models import TrainingJob
 
 pytestmark = pytest.mark.django_db
 
 
 def _face(log: DetectionLog, mask: str, person: Person | None = None) -> DetectedFace:
-    return DetectedFace.objects.create(
-        log=log,
-        x1=1,
-        y1=2,
-        x2=30,
-        y2=40,
-        score=0.9,
-        mask_label=mask,
-        person=person,
-        mask_probability=0.9 if mask == "with_mask" else 0.1,
-    )
+    return DetectedFaceFactory(log=log, mask_label=mask, person=person)
 
 
 @pytest.fixture

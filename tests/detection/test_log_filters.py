@@ -11,22 +11,13 @@ from django.urls import reverse
 
 from detection.models import BatchJob, DetectedFace, DetectionLog, Person
 from detection.services.review import review_face
+from tests.factories import DetectedFaceFactory
 
 pytestmark = pytest.mark.django_db
 
 
 def _face(log: DetectionLog, mask: str, person: Person | None = None, crop: bool = False) -> DetectedFace:
-    face = DetectedFace.objects.create(
-        log=log,
-        x1=1,
-        y1=2,
-        x2=30,
-        y2=40,
-        score=0.9,
-        mask_label=mask,
-        person=person,
-        mask_probability=0.9 if mask == "with_mask" else 0.1,
-    )
+    face = DetectedFaceFactory(log=log, mask_label=mask, person=person)
     if crop:
         face.crop.save("crop.jpg", ContentFile(b"\xff\xd8jpeg"), save=True)
     return face
