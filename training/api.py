@@ -3,74 +3,15 @@
 from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, serializers, status, viewsets
+from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from training.models import ModelVersion, TrainingJob
+from training.serializers import ModelVersionSerializer, TrainingJobSerializer
 from training.services import jobs, registry
 
 MANAGE = "training.manage_models"
-
-
-class ModelVersionSerializer(serializers.ModelSerializer):
-    label = serializers.CharField(source="__str__", read_only=True)
-
-    class Meta:
-        model = ModelVersion
-        fields = [
-            "id",
-            "number",
-            "label",
-            "status",
-            "input_size",
-            "sha256",
-            "metrics",
-            "gate_report",
-            "parent",
-            "job",
-            "created_at",
-            "activated_at",
-            "model_card",
-        ]
-        read_only_fields = fields
-
-
-class TrainingJobSerializer(serializers.ModelSerializer):
-    created_by = serializers.CharField(source="created_by.username", read_only=True, default=None)
-
-    class Meta:
-        model = TrainingJob
-        fields = [
-            "id",
-            "status",
-            "trigger",
-            "created_by",
-            "epochs",
-            "input_size",
-            "options",
-            "progress",
-            "history",
-            "log",
-            "error",
-            "parent_version",
-            "result_version",
-            "heartbeat_at",
-            "created_at",
-            "started_at",
-            "finished_at",
-        ]
-        read_only_fields = [f for f in fields if f not in ("epochs", "input_size", "options")]
-        extra_kwargs = {
-            "epochs": {"required": False, "default": None, "allow_null": True},
-            "input_size": {"required": False, "default": 0},
-        }
-
-    def create(self, validated_data):
-        try:
-            return jobs.create_job(self.context["request"].user, **validated_data)
-        except jobs.JobError as exc:
-            raise serializers.ValidationError({"detail": str(exc)}) from exc
 
 
 class ModelVersionViewSet(viewsets.ReadOnlyModelViewSet):

@@ -13,44 +13,21 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from detection.engine.imageio import ImageDecodeError
-from detection.engine.pipeline import MODES
 from detection.filters import LogFilterSet
-from detection.models import BatchItem, BatchJob, DetectedFace, DetectionLog, MaskLabel
+from detection.models import BatchJob, DetectionLog
+from detection.serializers import (
+    AnalysisSerializer,
+    AnalyzeRequestSerializer,
+    BatchCreateSerializer,
+    BatchJobDetailSerializer,
+    BatchJobSerializer,
+    DetectionLogSerializer,
+)
 from detection.services import batches, stats
 from detection.services.analysis import analyse_and_log
 from detection.services.uploads import UploadError, expand_uploads, read_upload
 
 logger = logging.getLogger(__name__)
-
-
-# --- analyse ------------------------------------------------------------------------------
-class AnalyzeRequestSerializer(serializers.Serializer):
-    image = serializers.FileField(help_text="JPEG, PNG, WebP, BMP or GIF.")
-    store = serializers.BooleanField(default=True, help_text="false: analyse without keeping the image.")
-    mode = serializers.ChoiceField(choices=MODES, required=False, help_text="Default: the upload mode.")
-    recognize = serializers.BooleanField(default=True)
-
-
-class FaceResultSerializer(serializers.Serializer):
-    box = serializers.ListField(child=serializers.IntegerField(), min_length=4, max_length=4)
-    score = serializers.FloatField()
-    mask = serializers.ChoiceField(choices=MaskLabel.values)
-    mask_score = serializers.FloatField(help_text="P(with_mask).")
-    identity = serializers.CharField(allow_null=True, help_text="Person id as a string, null when unknown.")
-    distance = serializers.FloatField(allow_null=True)
-    person = serializers.CharField(allow_null=True, help_text="The person's display name.")
-    face_id = serializers.IntegerField()
-
-
-class AnalysisSerializer(serializers.Serializer):
-    """The engine's JSON schema (Analysis.to_dict) plus the log it was recorded as."""
-
-    log_id = serializers.IntegerField()
-    width = serializers.IntegerField()
-    height = serializers.IntegerField()
-    faces = FaceResultSerializer(many=True)
-    timings_ms = serializers.DictField(child=serializers.FloatField())
-    stored = serializers.BooleanField()
 
 
 def analysis_payload(log: DetectionLog) -> dict:
@@ -90,68 +67,6 @@ class AnalyzeView(APIView):
         return Response(analysis_payload(log), status=status.HTTP_201_CREATED)
 
 
-# --- detection log -------------------------------------------------------------------------
-class DetectedFaceSerializer(serializers.ModelSerializer):
-    box = serializers.ListField(child=serializers.FloatField(), read_only=True)
-    person_name = serializers.CharField(source="person.display_name", default=None, read_only=True)
-    effective_mask_label = serializers.CharField(read_only=True)
-
-    class Meta:
-        model = DetectedFace
-        fields = [
-            "id",
-            "box",
-            "score",
-            "mask_label",
-            "mask_probability",
-            "person",
-            "person_name",
-            "distance",
-            "review_state",
-            "corrected_mask_label",
-            "corrected_person",
-            "effective_mask_label",
-            "reviewed_by",
-            "reviewed_at",
-        ]
-
-
-class DetectionLogSerializer(serializers.ModelSerializer):
-    faces = DetectedFaceSerializer(many=True, read_only=True)
-    camera_name = serializers.CharField(source="camera.name", default=None, read_only=True)
-    username = serializers.CharField(source="user.username", default=None, read_only=True)
-    image_stored = serializers.SerializerMethodField()
-
-    class Meta:
-        model = DetectionLog
-        fields = [
-            "id",
-            "created_at",
-            "source",
-            "camera",
-            "camera_name",
-            "batch",
-            "user",
-            "username",
-            "original_name",
-            "image_stored",
-            "image_width",
-            "image_height",
-            "model_version",
-            "mode",
-            "timings_ms",
-            "face_count",
-            "masked_count",
-            "unmasked_count",
-            "unknown_count",
-            "summary",
-            "faces",
-        ]
-
-    def get_image_stored(self, obj) -> bool:
-        return bool(obj.image)
-
-
 class DetectionLogViewSet(viewsets.ReadOnlyModelViewSet):
     """The detection log with the list page's filters (date_from/date_to as YYYY-MM-DD; mask, person,
     unknown and reviewed select faces: a log is listed when one of its faces meets them all)."""
@@ -160,54 +75,6 @@ class DetectionLogViewSet(viewsets.ReadOnlyModelViewSet):
     queryset = DetectionLog.objects.select_related("camera", "user", "batch").prefetch_related("faces__person")
     filter_backends = [DjangoFilterBackend]
     filterset_class = LogFilterSet
-
-
-# --- batches ------------------------------------------------------------------------------
-class BatchItemSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = BatchItem
-        fields = ["id", "name", "status", "error", "attempts", "log"]
-
-
-class BatchJobSerializer(serializers.ModelSerializer):
-    owner = serializers.CharField(source="owner.username", read_only=True)
-    progress = serializers.FloatField(read_only=True)
-
-    class Meta:
-        model = BatchJob
-        fields = [
-            "id",
-            "owner",
-            "status",
-            "mode",
-            "recognize",
-            "total",
-            "done",
-            "failed",
-            "progress",
-            "error",
-            "cancel_requested",
-            "created_at",
-            "started_at",
-            "finished_at",
-        ]
-        read_only_fields = fields
-
-
-class BatchJobDetailSerializer(BatchJobSerializer):
-    items = BatchItemSerializer(many=True, read_only=True)
-
-    class Meta(BatchJobSerializer.Meta):
-        fields = [*BatchJobSerializer.Meta.fields, "items"]
-        read_only_fields = fields
-
-
-class BatchCreateSerializer(serializers.Serializer):
-    files = serializers.ListField(
-        child=serializers.FileField(), allow_empty=False, help_text="Images and/or ZIP archives."
-    )
-    mode = serializers.ChoiceField(choices=MODES, required=False)
-    recognize = serializers.BooleanField(default=True)
 
 
 class BatchJobViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):

@@ -19,105 +19,20 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from detection.models import ConsentRecord, FaceSample, LawfulBasis, Person
+from detection.models import FaceSample, Person
+from detection.serializers import (
+    DeclarationSerializer,
+    FaceSampleSerializer,
+    FaceUploadSerializer,
+    PersonSerializer,
+    RecognizeRequestSerializer,
+)
 from detection.services import consent as consent_service
 from detection.services import registry, subjects
 from detection.services.consent import ConsentError, Declaration
 from detection.services.enrolment import EnrolmentRejected, decode
 from detection.services.gallery import recognise
 from detection.services.uploads import UploadError, read_upload
-
-
-class ConsentRecordSerializer(serializers.ModelSerializer):
-    recorded_by = serializers.CharField(source="recorded_by.username", default=None, read_only=True)
-    document = serializers.SerializerMethodField(help_text="Whether a consent document is stored.")
-
-    class Meta:
-        model = ConsentRecord
-        fields = ["lawful_basis", "note", "document", "recorded_by", "recorded_at"]
-
-    def get_document(self, record: ConsentRecord) -> bool:
-        return bool(record.document)
-
-
-class DeclarationSerializer(serializers.Serializer):
-    lawful_basis = serializers.ChoiceField(choices=LawfulBasis.choices, help_text="Why the face may be held.")
-    consent_note = serializers.CharField(required=False, allow_blank=True, default="")
-    consent_document = serializers.FileField(required=False, help_text="The signed form: PDF, PNG or JPEG.")
-
-    def declaration(self) -> Declaration:
-        data = self.validated_data
-        return Declaration(data["lawful_basis"], data.get("consent_note", ""), data.get("consent_document"))
-
-
-class PersonSerializer(serializers.ModelSerializer):
-    lawful_basis = serializers.ChoiceField(
-        choices=LawfulBasis.choices,
-        write_only=True,
-        required=False,
-        help_text="On creation: the lawful basis of registering the person, recorded by you (required while "
-        "the platform requires consent). Later changes go through /consent/.",
-    )
-    consent_note = serializers.CharField(write_only=True, required=False, allow_blank=True, default="")
-    consent = ConsentRecordSerializer(read_only=True)
-    sample_count = serializers.IntegerField(read_only=True, help_text="Photos enrolled (masked variants not counted).")
-
-    class Meta:
-        model = Person
-        fields = [
-            "id",
-            "display_name",
-            "employee_code",
-            "notes",
-            "active",
-            "lawful_basis",
-            "consent_note",
-            "consent",
-            "consent_withdrawn_at",
-            "erasure_due_at",
-            "sample_count",
-            "created_at",
-            "updated_at",
-        ]
-        read_only_fields = ["consent_withdrawn_at", "erasure_due_at", "created_at", "updated_at"]
-
-    def validate(self, attrs):
-        if self.instance is None:
-            basis = attrs.get("lawful_basis")
-            declaration = Declaration(basis, attrs.get("consent_note", "")) if basis else None
-            try:
-                consent_service.check_declared(declaration)
-            except ConsentError as exc:
-                raise serializers.ValidationError({"lawful_basis": [str(exc)]}) from exc
-        elif "lawful_basis" in attrs:
-            raise serializers.ValidationError({"lawful_basis": ["Record a new lawful basis with POST .../consent/."]})
-        return attrs
-
-
-class FaceSampleSerializer(serializers.ModelSerializer):
-    image_id = serializers.IntegerField(source="id", read_only=True)
-    subject = serializers.CharField(source="person.display_name", read_only=True)
-    person_id = serializers.IntegerField(read_only=True)
-    masked_variants = serializers.SerializerMethodField()
-
-    class Meta:
-        model = FaceSample
-        fields = ["image_id", "subject", "person_id", "source", "quality", "masked_variants", "created_at"]
-
-    def get_masked_variants(self, sample: FaceSample) -> int:
-        return sample.variants.count()
-
-
-class FaceUploadSerializer(serializers.Serializer):
-    file = serializers.ImageField(help_text="A photo of the person (JPEG, PNG, WebP, BMP or GIF).")
-    allow_largest = serializers.BooleanField(
-        required=False, default=False, help_text="Enrol the largest face when the photo shows several."
-    )
-
-
-class RecognizeRequestSerializer(serializers.Serializer):
-    file = serializers.ImageField(help_text="The photo to search for registered people.")
-
 
 RejectionSerializer = inline_serializer(
     "EnrolmentRejection", {"code": serializers.CharField(), "detail": serializers.CharField()}
