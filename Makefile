@@ -52,7 +52,7 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
-	$(BIN)/mypy detection/engine detection/services training/services accounts/services.py maskportal/realtime
+	$(BIN)/mypy detection/engine detection/services training/services accounts/services.py
 
 bench: setup
 	@for script in benchmarks/[!_]*.py; do [ "$$script" = benchmarks/report.py ] && continue; \

@@ -22,10 +22,10 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db import connections
 
+from accounts.consumers import RealtimeConsumer
 from detection.models import Camera
 from detection.services.live import FrameError, LiveSession, data_url, split_frame
 from maskportal import realtime
-from maskportal.consumers import RealtimeConsumer
 
 logger = logging.getLogger(__name__)
 

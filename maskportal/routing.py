@@ -3,8 +3,8 @@ cleanly (close code 4404) rather than failing in the router."""
 
 from django.urls import re_path
 
+from accounts.consumers import UnknownPathConsumer
 from accounts.routing import websocket_urlpatterns as accounts_routes
 from detection.routing import websocket_urlpatterns as detection_routes
-from maskportal.consumers import UnknownPathConsumer
 
 websocket_urlpatterns = [*accounts_routes, *detection_routes, re_path(r"", UnknownPathConsumer.as_asgi())]

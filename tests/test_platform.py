@@ -13,7 +13,6 @@ from django.core.management import call_command
 
 from maskportal import realtime
 from maskportal.celery import ping
-from maskportal.realtime import outbox
 from tests.sockets import token_header
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -164,8 +163,8 @@ def test_outbox_messages_nobody_relayed_in_time_are_pruned(tmp_path, settings):
     settings.REALTIME_OUTBOX_DIR = tmp_path
     stale = tmp_path / f"{1:020d}-old.json"
     stale.write_text("{}")
-    outbox.write("dashboard", realtime.message("alert", text="fresh"))
-    outbox.prune()
+    realtime._write_outbox("dashboard", realtime.message("alert", text="fresh"))
+    realtime._prune_outbox()
     assert not stale.exists() and len(list(tmp_path.glob("*.json"))) == 1
 
 
