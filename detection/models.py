@@ -294,6 +294,13 @@ class DetectedFace(models.Model):
         CONFIRMED = "confirmed", "Confirmed"
         CORRECTED = "corrected", "Corrected"
 
+    class Fallback(models.TextChoices):
+        """How the engine answered a close-up in which it detected no face (`FaceResult.fallback`)."""
+
+        DETECTED = "", "Detected normally"
+        PADDED = "padded", "Found in the framed photo"
+        WHOLE_IMAGE = "whole_image", "Whole image classified (no face box)"
+
     log = models.ForeignKey(DetectionLog, on_delete=models.CASCADE, related_name="faces")
     x1 = models.FloatField()
     y1 = models.FloatField()
@@ -314,6 +321,8 @@ class DetectedFace(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     reviewed_at = models.DateTimeField(null=True, blank=True)
+    #: Kept so reviewers and API clients can tell a whole photo classified as one face from a detected face.
+    fallback = models.CharField(max_length=16, choices=Fallback.choices, default=Fallback.DETECTED, blank=True)
 
     class Meta:
         ordering = ["log_id", "id"]

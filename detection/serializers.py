@@ -31,6 +31,23 @@ class AnalyzeRequestSerializer(serializers.Serializer):
     recognize = serializers.BooleanField(default=True)
 
 
+class FallbackField(serializers.ChoiceField):
+    """The engine's close-up fallback as its JSON has it: null for a face detected normally (stored blank)."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(
+            choices=[(value, label) for value, label in DetectedFace.Fallback.choices if value],
+            allow_null=True,
+            help_text="How a close-up with no detected face was answered: padded (found in the photo framed "
+            "with a border) or whole_image (the whole photo classified as one face, its box the photo); null "
+            "when the face was detected normally.",
+            **kwargs,
+        )
+
+    def to_representation(self, value: str | None) -> str | None:
+        return value or None
+
+
 class FaceResultSerializer(serializers.Serializer):
     box = serializers.ListField(child=serializers.IntegerField(), min_length=4, max_length=4)
     score = serializers.FloatField()
@@ -40,6 +57,7 @@ class FaceResultSerializer(serializers.Serializer):
     distance = serializers.FloatField(allow_null=True)
     person = serializers.CharField(allow_null=True, help_text="The person's display name.")
     face_id = serializers.IntegerField()
+    fallback = FallbackField()
 
 
 class AnalysisSerializer(serializers.Serializer):
@@ -58,6 +76,7 @@ class DetectedFaceSerializer(serializers.ModelSerializer):
     box = serializers.ListField(child=serializers.FloatField(), read_only=True)
     person_name = serializers.CharField(source="person.display_name", default=None, read_only=True)
     effective_mask_label = serializers.CharField(read_only=True)
+    fallback = FallbackField(read_only=True)
 
     class Meta:
         model = DetectedFace
@@ -70,6 +89,7 @@ class DetectedFaceSerializer(serializers.ModelSerializer):
             "person",
             "person_name",
             "distance",
+            "fallback",
             "review_state",
             "corrected_mask_label",
             "corrected_person",

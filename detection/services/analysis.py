@@ -194,6 +194,7 @@ def prepare_log(
             mask_probability=float(result.mask_score),
             person=people.get(result.identity or ""),
             distance=result.distance,
+            fallback=result.fallback or DetectedFace.Fallback.DETECTED,
         )
         if index in kept.crops and kept.crop_source is not None:
             save_file(face.crop, "face.jpg", encode_image(crop_face(kept.crop_source, result.box, CROP_SIDE)))

@@ -141,6 +141,7 @@ class LogExportView(Perm, View):
         "person",
         "reviewed_person",
         "review_state",
+        "fallback",
     ]
 
     def get(self, request):
@@ -161,7 +162,7 @@ class LogExportView(Perm, View):
                     log.model_version,
                 ]
                 if not log.matching_faces and empty_rows:
-                    yield base + [""] * 9
+                    yield base + [""] * (len(self.HEADER) - len(base))
                 for f in log.matching_faces:
                     yield base + [
                         f.pk,
@@ -173,6 +174,7 @@ class LogExportView(Perm, View):
                         f.person.display_name if f.person else "",
                         f.corrected_person.display_name if f.corrected_person else "",
                         f.review_state,
+                        f.fallback,
                     ]
 
         record(
