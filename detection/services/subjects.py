@@ -129,6 +129,7 @@ def _detection(face: DetectedFace, person: Person) -> dict[str, Any]:
         "named_by_reviewer": face.corrected_person_id == person.pk,
         "distance": face.distance,
         "review": face.get_review_state_display(),
+        "fallback": face.get_fallback_display(),  # how the engine found the face ("Detected normally", …)
         "summary": log.summary,
     }
 

@@ -12,7 +12,13 @@
   const zoom = document.getElementById("photo-zoom");
 
   const maskWord = (face) => (face.mask === "with_mask" ? "mask" : "no mask");
-  const label = (face) => `${face.n} ${face.person || "unknown"} · ${maskWord(face)}`;
+  // A close-up in which no face was found is classified whole: its "box" is the whole photo, drawn
+  // dashed (.face-box-whole_image) and named as such in its tag and the legend.
+  const WHOLE_IMAGE = "whole_image";
+  const WHOLE_IMAGE_NOTE = "whole image classified";
+  const isWhole = (face) => face.fallback === WHOLE_IMAGE;
+  const description = (face) => `${face.person || "unknown"} · ${maskWord(face)}${isWhole(face) ? ` · ${WHOLE_IMAGE_NOTE}` : ""}`;
+  const label = (face) => `${face.n} ${description(face)}`;
   const colour = (face) => (face.unsure ? "unsure" : face.mask);
 
   function highlight(id, on) {
@@ -38,12 +44,13 @@
       const box = document.createElement("button");
       box.type = "button";
       box.className = `face-box face-box-${colour(face)}${numbersOnly ? " numbers-only" : ""}`;
+      if (face.fallback) box.classList.add(`face-box-${face.fallback}`);
       box.dataset.face = face.id;
       box.style.left = `${(x1 / data.width) * 100}%`;
       box.style.top = `${(y1 / data.height) * 100}%`;
       box.style.width = `${((x2 - x1) / data.width) * 100}%`;
       box.style.height = `${((y2 - y1) / data.height) * 100}%`;
-      box.title = `${label(face)} · ${face.review_label}`;
+      box.title = `${label(face)} · ${face.review_label}${face.fallback_label && !isWhole(face) ? ` · ${face.fallback_label}` : ""}`;
       box.setAttribute("aria-label", box.title);
       const tag = document.createElement("span");
       tag.className = "face-tag";
@@ -73,8 +80,8 @@
       const li = document.createElement("li");
       li.dataset.face = face.id;
       const swatch = document.createElement("span");
-      swatch.className = `swatch swatch-${colour(face)}`;
-      li.append(swatch, ` ${face.person || "unknown"} · ${maskWord(face)}`);
+      swatch.className = `swatch swatch-${colour(face)}${isWhole(face) ? " swatch-whole_image" : ""}`;
+      li.append(swatch, ` ${description(face)}`);
       linkHover(li, face.id);
       return li;
     }));
