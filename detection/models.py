@@ -298,8 +298,8 @@ class DetectedFace(models.Model):
         """How the engine answered a close-up in which it detected no face (`FaceResult.fallback`)."""
 
         DETECTED = "", "Detected normally"
-        PADDED = "padded", "Found in the framed photo"
-        WHOLE_IMAGE = "whole_image", "Whole image classified (no face box)"
+        PADDED = types.FALLBACK_PADDED, types.FALLBACK_NAMES[types.FALLBACK_PADDED]
+        WHOLE_IMAGE = types.FALLBACK_WHOLE_IMAGE, types.FALLBACK_NAMES[types.FALLBACK_WHOLE_IMAGE]
 
     log = models.ForeignKey(DetectionLog, on_delete=models.CASCADE, related_name="faces")
     x1 = models.FloatField()

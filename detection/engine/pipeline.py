@@ -24,7 +24,7 @@ from detection.engine.gallery import Gallery, Match
 from detection.engine.recognizers import FaceRecognizer, create_recognizer
 from detection.engine.refine import box_iou, landmark_box
 from detection.engine.rescore import DEFAULT_RESCORER, Rescorer, candidate_features, crop_quality, merge_passes
-from detection.engine.types import Box, Detection
+from detection.engine.types import FALLBACK_PADDED, FALLBACK_WHOLE_IMAGE, Box, Detection
 
 MODES = ("accurate", "fast")
 NO_ADJUST: tuple[float, float, float, float] = (0.0, 0.0, 1.0, 1.0)
@@ -160,6 +160,17 @@ TIMING_KEYS = ("decode", "detect", "classify", "recognize", "total")
 CLOSEUP_BORDER = 0.3
 CLOSEUP_MIN_SCORE = 0.5
 CLOSEUP_MAX_SIDE = 400
+#: A box "contains" another when this share of the other's area lies inside it.
+CONTAINS_SHARE = 0.9
+
+
+def _contains(outer: Box, inner: Box) -> bool:
+    """Whether `inner` lies (almost) wholly inside `outer`, and `outer` is the larger box."""
+    ix = max(0.0, min(outer[2], inner[2]) - max(outer[0], inner[0]))
+    iy = max(0.0, min(outer[3], inner[3]) - max(outer[1], inner[1]))
+    inner_area = (inner[2] - inner[0]) * (inner[3] - inner[1])
+    outer_area = (outer[2] - outer[0]) * (outer[3] - outer[1])
+    return outer_area > inner_area > 0 and ix * iy >= CONTAINS_SHARE * inner_area
 
 
 def is_closeup_sized(width: int, height: int) -> bool:
@@ -324,7 +335,7 @@ class Pipeline:
                 return detections, probabilities, [None] * len(detections), classify_s
         framed_boxes = np.array([f.box for f in framed])
         rest = [d for d in detections if d.height < big * h and box_iou(d.box, framed_boxes).max() < 0.3]
-        return [*framed, *rest], None, [*(["padded"] * len(framed)), *([None] * len(rest))], classify_s
+        return [*framed, *rest], None, [*([FALLBACK_PADDED] * len(framed)), *([None] * len(rest))], classify_s
 
     def _rescored(self, image: np.ndarray) -> tuple[list[Detection], np.ndarray, float]:
         """The re-scorer's faces among all candidates of its passes, their mask probabilities and the
@@ -353,7 +364,10 @@ class Pipeline:
         """Faces found after framing the photo with a border, for photos where none was found.
 
         A face filling the frame is larger than the detector's biggest anchors and cut by the edges;
-        framed, it is smaller than the picture and whole. Only confident faces centred in the photo count.
+        framed, it is smaller than the picture and whole. Only confident faces centred in the photo
+        count, and a box holding a more confident face is dropped: on a framed photo the detector
+        sometimes also boxes the head with its hood or hair around the face, and a face never
+        contains another face.
         """
         h, w = image.shape[:2]
         pad = int(CLOSEUP_BORDER * max(h, w))
@@ -365,7 +379,7 @@ class Pipeline:
             if d.score >= CLOSEUP_MIN_SCORE and 0 <= cx < w and 0 <= cy < h:
                 box = (max(0.0, x1), max(0.0, y1), min(float(w), x2), min(float(h), y2))
                 found.append(replace(d, box=box, landmarks=(d.landmarks - pad).astype(np.float32)))
-        return found
+        return [d for d in found if not any(o.score > d.score and _contains(d.box, o.box) for o in found)]
 
     def embed(self, image: np.ndarray, face: Detection | None = None) -> np.ndarray:
         """Embedding of `face`, or of the largest face in the image (for enrolment).
@@ -439,7 +453,7 @@ class Pipeline:
             identity=None,
             distance=None,
             detection=Detection(box=box, score=0.0, landmarks=np.zeros((5, 2), np.float32)),
-            fallback="whole_image",
+            fallback=FALLBACK_WHOLE_IMAGE,
         )
 
 

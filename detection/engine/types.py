@@ -15,6 +15,15 @@ WITHOUT_MASK = "without_mask"
 MASK_STATES = (WITHOUT_MASK, WITH_MASK)
 MASK_STATE_NAMES = {WITH_MASK: "With mask", WITHOUT_MASK: "Without mask"}
 
+#: How a close-up with no detected face was answered (`FaceResult.fallback`; None = detected as
+#: usual), defined once for the engine and the stored faces (detection.models.DetectedFace.Fallback).
+FALLBACK_PADDED = "padded"
+FALLBACK_WHOLE_IMAGE = "whole_image"
+FALLBACK_NAMES = {
+    FALLBACK_PADDED: "Found in the framed photo",
+    FALLBACK_WHOLE_IMAGE: "Whole image classified (no face box)",
+}
+
 
 @dataclass(frozen=True)
 class Detection:

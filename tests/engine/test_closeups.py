@@ -78,3 +78,30 @@ def test_every_face_crop_and_portrait_shows_a_face(pipeline, dataset):
         paths = sorted(root.rglob("*.jpg"))
     missed = [p.name for p in paths[::10] if not pipeline.analyze(decode_image(p), recognize=False).faces]
     assert missed == []
+
+
+class _Framed:
+    """A detector that, on the framed photo, boxes the face and also the whole head around it."""
+
+    def __init__(self, pad: int) -> None:
+        self.pad = pad
+
+    def detect(self, image):
+        from detection.engine.types import Detection
+
+        p, points = self.pad, np.zeros((5, 2), np.float32)
+        face = Detection(box=(p + 100, p + 10, p + 190, p + 120), score=0.99, landmarks=points + p)
+        head = Detection(box=(p + 5, p + 0, p + 235, p + 167), score=0.51, landmarks=points + p)
+        other = Detection(box=(p + 20, p + 30, p + 80, p + 100), score=0.9, landmarks=points + p)
+        return [face, head, other]
+
+
+def test_a_framed_box_around_a_more_confident_face_is_dropped(pipeline):
+    """A hood or hair boxed around the face is not a second face (a face never holds another)."""
+    from detection.engine.pipeline import CLOSEUP_BORDER
+
+    image = np.zeros((167, 240, 3), np.uint8)
+    framed = Pipeline(pipeline.config)
+    framed._detector = _Framed(int(CLOSEUP_BORDER * 240))
+    found = framed.closeup(image)
+    assert [d.score for d in found] == [0.99, 0.9]
