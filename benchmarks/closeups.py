@@ -40,26 +40,33 @@ def measure(pipeline, images: list[tuple[Path, str | None]]) -> dict:
     """Share of images with a face, how found, and (where labelled) mask accuracy of the main face."""
     from detection.engine.imageio import decode_image
 
-    found, how, right, labelled, missed = 0, Counter(), 0, 0, []
+    found, how, right, labelled, missed, several = 0, Counter(), 0, 0, [], 0
+    errors: list[str] = []
     for path, label in images:
         faces = pipeline.analyze(decode_image(path), recognize=False).faces
         if not faces:
             missed.append(path.name)
             continue
         found += 1
+        several += len(faces) > 1
         main = max(faces, key=lambda f: (f.box[2] - f.box[0]) * (f.box[3] - f.box[1]) * max(f.score, 1e-3))
         how[main.fallback or "detector"] += 1
         if label is not None:
             labelled += 1
             right += main.mask == label
+            if main.mask != label:
+                errors.append(f"{path.name}: {main.mask} ({main.mask_score:.3f}), {main.fallback or 'detector'}")
     out = {
         "images": len(images),
         "with_a_face": round(found / max(1, len(images)), 4),
         "found_by": dict(how),
+        # a portrait or a face crop mostly shows one face: more are often boxes around hair or hoods
+        "with_more_than_one_face": several,
         "missed": missed[:20],
     }
     if labelled:
         out["mask_accuracy_of_main_face"] = round(right / labelled, 4)
+        out["main_face_mask_errors"] = errors
     return out
 
 

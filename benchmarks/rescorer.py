@@ -1,12 +1,15 @@
 """Fit and measure accurate mode's re-scorer honestly: nested cross-fitting grouped by photo.
 
 usage: nice -n 5 python benchmarks/rescorer.py cache     # run the detectors once (var/engine/candidates.pkl)
+       nice -n 5 python benchmarks/rescorer.py remask    # the mask probabilities again, after a new classifier
        nice -n 5 python benchmarks/rescorer.py fit       # report + detection/engine/models/rescorer.json
        nice -n 5 python benchmarks/rescorer.py           # both (the cache only when it is missing)
 
 `cache` runs every detector pass any variant may use over mask-detection-dev and keeps, per photo,
-the detections, the mask classifier's probability and the crop quality of every RetinaFace
-candidate: the expensive part, done once. `fit` then works on the cache alone:
+the detections, the classifier crop, the mask classifier's probability and the crop quality of
+every RetinaFace candidate: the expensive part, done once. `remask` recomputes the probabilities
+from the kept crops with the committed classifier, so a retrained classifier needs no new detection
+run. `fit` then works on the cache alone:
 
 * outer 5-fold split of the photos: for each outer fold, on the other photos only, the landmark
   box regression is fitted, every variant (detector passes x tree settings) is cross-fitted on 4
@@ -108,6 +111,7 @@ def build_cache(data: Path, out: Path, limit: int | None = None) -> None:
             entry = {"detections": found}
             if name in RETINA_PASSES:
                 crops = classifier.crops(image, [d.box for d in found])
+                entry["crops"] = crops.astype(np.uint8)
                 entry["mask"] = classifier.predict_crops(crops)
                 entry["quality"] = crop_quality(crops)
             record["passes"][name] = entry
@@ -117,8 +121,27 @@ def build_cache(data: Path, out: Path, limit: int | None = None) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     timing = {name: round(1000 * float(np.median(v)), 1) for name, v in seconds.items()}
     with out.open("wb") as fh:
-        pickle.dump({"passes": {k: asdict(v) for k, v in PASSES.items()}, "median_ms": timing, "photos": photos}, fh)
+        cached = {"passes": {k: asdict(v) for k, v in PASSES.items()}, "median_ms": timing, "photos": photos}
+        pickle.dump(cached, fh, protocol=pickle.HIGHEST_PROTOCOL)
     print(json.dumps({"cache": str(out), "photos": len(photos), "median_ms_per_pass": timing}))
+
+
+def remask(cache: Path) -> None:
+    """Recompute every cached candidate's mask probability with the committed classifier."""
+    from detection.engine.classifier import MaskClassifier
+
+    classifier = MaskClassifier()
+    with cache.open("rb") as fh:
+        cached = pickle.load(fh)
+    for record in cached["photos"].values():
+        for name in RETINA_PASSES:
+            entry = record["passes"][name]
+            entry["mask"] = classifier.predict_crops(entry["crops"].astype(np.float32))
+    tmp = cache.with_suffix(".tmp")
+    with tmp.open("wb") as fh:
+        pickle.dump(cached, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    tmp.replace(cache)
+    print(json.dumps({"cache": str(cache), "remasked_with": str(classifier.model_path)}))
 
 
 # -- features per variant ---------------------------------------------------------------------
@@ -430,7 +453,7 @@ def main() -> int:
         "step",
         nargs="?",
         default="all",
-        choices=("cache", "fit", "all"),
+        choices=("cache", "remask", "fit", "all"),
         help="all (default): cache when there is no cache yet, then fit",
     )
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
@@ -442,6 +465,9 @@ def main() -> int:
         sys.exit(f"{args.data} is absent: this benchmark needs mask-detection-dev")
     if args.step == "cache" or (args.step == "all" and not args.cache.exists()):
         build_cache(args.data, args.cache, args.limit)
+    if args.step == "remask":
+        remask(args.cache)
+        return 0
     if args.step != "cache":
         figures = fit(args.data, args.cache, args.model)
         print(json.dumps({k: figures[k] for k in ("out_of_fold", "out_of_fold_bootstrap_95", "committed_model")}))

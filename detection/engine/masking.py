@@ -53,6 +53,18 @@ def _outline_from_68(points: np.ndarray) -> np.ndarray:
     return np.vstack([jaw, bridge[None, :]]).astype(np.float64)
 
 
+def mask_outline(landmarks: np.ndarray, shape: str = "surgical") -> np.ndarray:
+    """The mask's outline polygon, (K, 2) pixels, from 5 detector landmarks or dlib's 68 points."""
+    if shape not in MASK_SHAPES:
+        raise ValueError(f"unknown mask shape {shape!r}; choose one of {MASK_SHAPES}")
+    points = np.asarray(landmarks, dtype=np.float64).reshape(-1, 2)
+    if len(points) == 5:
+        return _outline_from_5(points, shape)
+    if len(points) == 68:
+        return _outline_from_68(points)
+    raise ValueError(f"expected 5 or 68 landmarks, got {len(points)}")
+
+
 def draw_mask(
     image: np.ndarray,
     landmarks: np.ndarray,
@@ -63,17 +75,8 @@ def draw_mask(
 
     `landmarks` is (5, 2) as the detectors return, or (68, 2) in dlib's order.
     """
-    if shape not in MASK_SHAPES:
-        raise ValueError(f"unknown mask shape {shape!r}; choose one of {MASK_SHAPES}")
-    points = np.asarray(landmarks, dtype=np.float64).reshape(-1, 2)
-    if len(points) == 5:
-        outline = _outline_from_5(points, shape)
-    elif len(points) == 68:
-        outline = _outline_from_68(points)
-    else:
-        raise ValueError(f"expected 5 or 68 landmarks, got {len(points)}")
     out = image.copy()
-    poly = np.round(outline).astype(np.int32)
+    poly = np.round(mask_outline(landmarks, shape)).astype(np.int32)
     cv2.fillPoly(out, [poly], color, lineType=cv2.LINE_AA)
     # Shading and pleats make it look like fabric rather than a flat sticker.
     shade = tuple(int(c * 0.8) for c in color)

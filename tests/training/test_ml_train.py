@@ -73,6 +73,10 @@ def test_outputs_and_progress_hook(trained):
     assert saved["metrics"]["dev_ground_truth_crops"]["n"] == 8
     assert saved["metrics"]["dev_ground_truth_crops_odd_half"]["n"] == 4
     assert "Street faces added to train" in result.card.read_text()
+    # synthetic faces are drawn on the unmasked training photos: these noise 'photos' have no face
+    synthetic = saved["metrics"]["data"]["synthetic"]
+    assert synthetic["masks"] == 0 and synthetic["skipped"] == 7
+    assert "Synthetic variety" in result.card.read_text()
     assert not list(result.model_path.parent.glob(".staging-*"))
 
 

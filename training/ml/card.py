@@ -46,6 +46,29 @@ def _street_faces_lines(extra: dict | None) -> list[str]:
     ]
 
 
+def _synthetic_lines(counts: dict | None) -> list[str]:
+    if not counts:
+        return []
+    return [
+        f"- Synthetic variety (`training/ml/synthetic.py`), drawn from the landmarks of the unmasked"
+        f" training faces: {counts['masks']} masks in colours and prints the data lacks (pink, lavender,"
+        f" black, red, green, navy; plain, stripes, dots, check, blotches), shaded by the face's light,"
+        f" labelled with_mask; lower faces covered by something that is not a mask, labelled"
+        f" without_mask: {counts['hand']} hands, {counts['beard']} beards, {counts['object']} held"
+        f" objects; {counts['profile_squeezed']} of these squeezed sideways like a turned head"
+        f" ({counts['skipped']} faces skipped: no landmarks).",
+    ]
+
+
+def _synthetic_limits(counts: dict | None) -> list[str]:
+    if not counts:
+        return []
+    return [
+        "- The synthetic masks, hands, beards and turned heads are drawn, not photographed: they teach",
+        "  colours, prints and occlusions the photos lack, but real photos of them remain the better data.",
+    ]
+
+
 def _limits(extra: dict | None) -> list[str]:
     if not extra:
         return [
@@ -101,6 +124,7 @@ def write_card(
         "",
         "## Limits",
         *_limits(metrics["data"].get("extra_dev_half")),
+        *_synthetic_limits(metrics["data"].get("synthetic")),
         "",
     ]
     tmp = path.with_suffix(".md.tmp")
@@ -161,6 +185,7 @@ def _data_section(metrics: dict, params: dict) -> list[str]:
         f" {data['val']} (fixed manifest split, or a content-hash split for plain"
         " folders).",
         *_street_faces_lines(data.get("extra_dev_half")),
+        *_synthetic_lines(data.get("synthetic")),
         f"- Faces found with the engine's detector `{TRAINING_DETECTOR}` (the most prominent face);"
         f" where none is found the whole photo is used ({100 * (1 - data['face_found_rate']):.1f}%"
         " of photos). Crops exactly as the engine crops at run time.",

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from detection.engine.detectors import DetectorConfig, create_detector
+from detection.engine.types import Detection
 
 log = logging.getLogger(__name__)
 
@@ -36,13 +37,18 @@ def _get_detector():
         return _detector
 
 
-def detect_face_box(image_rgb: np.ndarray) -> tuple[float, float, float, float] | None:
-    """The most prominent face (largest box x score) in a training photo, or None."""
+def detect_face(image_rgb: np.ndarray) -> Detection | None:
+    """The most prominent face (largest box x score) in a training photo, with landmarks, or None."""
     detections = _get_detector().detect(image_rgb)
     if not detections:
         return None
-    best = max(detections, key=lambda d: d.width * d.height * d.score)
-    return tuple(float(v) for v in best.box)
+    return max(detections, key=lambda d: d.width * d.height * d.score)
+
+
+def detect_face_box(image_rgb: np.ndarray) -> tuple[float, float, float, float] | None:
+    """The box of the most prominent face in a training photo, or None."""
+    face = detect_face(image_rgb)
+    return None if face is None else tuple(float(v) for v in face.box)
 
 
 def file_key(path: Path) -> str:

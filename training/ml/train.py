@@ -29,7 +29,7 @@ from training.ml.data import CLASSES, CONTEXT_MARGIN, CropSet, Sample, build_cro
 log = logging.getLogger(__name__)
 
 DEFAULT_INPUT_SIZE = 96
-DEFAULT_EPOCHS = 8
+DEFAULT_EPOCHS = 14
 HEAD_EPOCHS = 15
 BATCH_SIZE = 32
 SEED = 1234
@@ -40,7 +40,10 @@ FINETUNE_LR = 3e-4
 #: Epochs re-fitting the sigmoid layer after the backbone weights are snapped to the int8 grid.
 REFIT_EPOCHS = 3
 DROPOUT = 0.2
-PATIENCE = 2
+PATIENCE = 3
+#: Fine-tuning's learning rate is multiplied by LR_DROP after an epoch without a better val_loss.
+LR_DROP = 0.3
+MIN_LR = 1e-5
 MODEL_NAME = "mask_classifier"
 #: Copies of each street-photo face pair (annotated box + detector-like box) in the training set.
 EXTRA_DEV_REPEAT = 2
@@ -167,6 +170,8 @@ class TrainOptions:
     ``extra_dev_half``: a ``mask-detection-dev``-style folder whose EVEN half of photos adds its
     with/without-mask faces to the training split (street faces; the odd half stays held out),
     each face ``2 * extra_dev_repeat`` times.
+    ``synthetic``: add the synthetic faces of ``training.ml.synthetic`` (coloured and printed masks,
+    hands, beards and objects over the mouth, turned heads) drawn on the unmasked training faces.
     ``architecture``: ``"mobilenetv2"``, or ``"tiny"`` (random weights) for tests that must run
     the whole path in seconds.
     ``command``: how the run was started, for the model card (default: this process's arguments).
@@ -183,6 +188,7 @@ class TrainOptions:
     dev_dir: str | Path | None = None
     extra_dev_half: str | Path | None = None
     extra_dev_repeat: int = EXTRA_DEV_REPEAT
+    synthetic: bool = True
     command: str | None = None
     verbose: int = 0
 
@@ -197,6 +203,7 @@ class _Crops:
     val_set: CropSet
     face_found_rate: float
     extra_data: dict | None = None
+    synthetic: dict | None = None
 
     @property
     def listed(self) -> int:
@@ -247,7 +254,8 @@ def train_classifier(
             "finetune_lr": FINETUNE_LR,
             "finetune_from": FINETUNE_FROM,
             "dropout": DROPOUT,
-            "early_stopping": f"val_loss, patience {PATIENCE}, best weights restored",
+            "early_stopping": f"val_loss, patience {PATIENCE}, best weights restored; learning rate"
+            f" x{LR_DROP} after an epoch without a better val_loss",
             "class_weight": {CLASSES[k]: round(v, 4) for k, v in class_weight.items()},
             "initial_weights": weights_source,
             "data_source": str(data) if isinstance(data, (str, Path)) else f"{crops.listed} listed images",
@@ -283,7 +291,25 @@ def _cut_crops(data, options: TrainOptions) -> _Crops:
         )
         added = crops.extra_data["crops"]
         log.info("added %s street-face crops from the even half of %s", added, options.extra_dev_half)
+    if options.synthetic:
+        from training.ml.synthetic import synthetic_faces
+
+        drawn, crops.synthetic = synthetic_faces(train, options.input_size, options.seed)
+        crops.train_set = _concat(crops.train_set, drawn)
+        log.info("added %d synthetic face crops: %s", len(drawn.labels), crops.synthetic)
     return crops
+
+
+def _concat(first: CropSet, second: CropSet) -> CropSet:
+    """Two training crop sets (both with context crops) as one."""
+    assert first.context is not None and second.context is not None
+    return CropSet(
+        crops=np.concatenate([first.crops, second.crops]),
+        context=np.concatenate([first.context, second.context]),
+        labels=np.concatenate([first.labels, second.labels]),
+        face_found=np.concatenate([first.face_found, second.face_found]),
+        paths=first.paths + second.paths,
+    )
 
 
 def _starting_model(crops: _Crops, options: TrainOptions, progress: _Progress):
@@ -337,6 +363,8 @@ def _fine_tune(model, crops: _Crops, options: TrainOptions, progress: _Progress,
         epochs=options.epochs,
         class_weight=class_weight,
         callbacks=[
+            # a smaller step once val_loss stops falling settles the fine-tuned blocks instead of bouncing
+            keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=LR_DROP, patience=1, min_lr=MIN_LR),
             keras.callbacks.EarlyStopping(monitor="val_loss", patience=PATIENCE, restore_best_weights=True),
             hooks,
         ],
@@ -381,6 +409,7 @@ def _export_and_score(model, crops: _Crops, options: TrainOptions, float_val: di
             "val": _counts(crops.val),
             "face_found_rate": round(crops.face_found_rate, 4),
             "extra_dev_half": crops.extra_data,
+            "synthetic": crops.synthetic,
         },
     }
     metrics["tflite_minus_keras_accuracy_points"] = round(
@@ -455,13 +484,14 @@ def _add_street_faces(train_set: CropSet, dev_dir: str | Path, input_size: int, 
     crops, context, labels = dev_training_faces(
         dev_dir, input_size, context_size(input_size), CONTEXT_MARGIN, half="even"
     )
-    merged = CropSet(
-        crops=np.concatenate([train_set.crops, *[crops] * repeat]),
-        context=np.concatenate([train_set.context, *[context] * repeat]),
-        labels=np.concatenate([train_set.labels, *[labels] * repeat]),
-        face_found=np.concatenate([train_set.face_found, np.ones(len(labels) * repeat, bool)]),
-        paths=train_set.paths + [f"{dev_dir} (even half)"] * (len(labels) * repeat),
+    street = CropSet(
+        crops=np.concatenate([crops] * repeat),
+        context=np.concatenate([context] * repeat),
+        labels=np.concatenate([labels] * repeat),
+        face_found=np.ones(len(labels) * repeat, bool),
+        paths=[f"{dev_dir} (even half)"] * (len(labels) * repeat),
     )
+    merged = _concat(train_set, street)
     info = {
         "dir": str(dev_dir),
         "half": "even (sorted(stems)[0::2])",
@@ -531,6 +561,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-imagenet", action="store_true")
     parser.add_argument("--extra-dev-half", help="add the street faces of this dev set's even half to training")
     parser.add_argument("--extra-dev-repeat", type=int, default=EXTRA_DEV_REPEAT)
+    parser.add_argument("--no-synthetic", action="store_true", help="train without the synthetic faces")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     options = TrainOptions(
@@ -541,6 +572,7 @@ def main(argv: list[str] | None = None) -> int:
         imagenet=not args.no_imagenet,
         extra_dev_half=args.extra_dev_half,
         extra_dev_repeat=args.extra_dev_repeat,
+        synthetic=not args.no_synthetic,
         command="python -m training.ml.train " + " ".join(argv or sys.argv[1:]),
         verbose=1,
     )
