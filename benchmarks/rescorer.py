@@ -78,6 +78,7 @@ VARIANTS: dict[str, tuple[tuple[str, ...], int]] = {
     "retina": (("retina",), 1),
     "retina+centerface": (("retina", "centerface"), 1),
     "retina+large": (("retina", "retina_large"), 2),
+    "retina+large+centerface": (("retina", "retina_large", "centerface"), 2),
 }
 TREE_SETTINGS: dict[str, dict] = {
     "small": {"max_iter": 150, "learning_rate": 0.1, "max_leaf_nodes": 15, "min_samples_leaf": 20},

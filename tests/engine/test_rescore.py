@@ -74,7 +74,7 @@ def test_committed_rescorer_loads_and_scores():
     n = len(rescorer.passes) + len(CANDIDATE_FEATURES)
     scores = rescorer.trees.predict(np.zeros((4, n)))
     assert scores.shape == (4,) and ((scores >= 0) & (scores <= 1)).all()
-    assert DEFAULT_RESCORER.stat().st_size < 400_000  # small enough to commit and load fast
+    assert DEFAULT_RESCORER.stat().st_size < 1_000_000  # small enough to commit and load fast
 
 
 def test_a_confident_face_filling_the_frame_is_kept_whatever_the_trees_say(tmp_path):
