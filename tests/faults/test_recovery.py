@@ -35,10 +35,12 @@ def test_a_killed_worker_is_resumed_within_seconds(classifier, face_jpeg, staff_
     first = own_redis_workers()
     first.extra_env.pop("BATCH_STALL_SECONDS")
     first.start()
-    batch = batches.create_batch(staff_user, [UploadItem(f"{i}.jpg", face_jpeg) for i in range(16)], mode="fast")
+    # Several chunks, so that on a fast machine the batch cannot end between the poll and the kill.
+    items = 6 * batches.CHUNK_SIZE
+    batch = batches.create_batch(staff_user, [UploadItem(f"{i}.jpg", face_jpeg) for i in range(items)], mode="fast")
     wait_for(lambda: BatchJob.objects.get(pk=batch.pk).done >= 2, timeout=120, what=f"progress\n{first.output()}")
     first.kill()
-    assert BatchJob.objects.get(pk=batch.pk).done < 16, "the chunk ended before the kill; make it longer"
+    assert BatchJob.objects.get(pk=batch.pk).done < items, "the batch ended before the kill; make it longer"
     second = own_redis_workers()
     second.extra_env.pop("BATCH_STALL_SECONDS")
     launched = timezone.now()
@@ -47,8 +49,8 @@ def test_a_killed_worker_is_resumed_within_seconds(classifier, face_jpeg, staff_
     wait_for(restarted.exists, timeout=30, what=f"the killed chunk to start again\n{second.output()}", step=0.5)
     wait_for(lambda: _finished(batch.pk), timeout=240, what=f"the batch to end\n{second.output()}", step=0.5)
     batch.refresh_from_db()
-    assert (batch.status, batch.done, batch.failed) == ("succeeded", 16, 0)
-    assert DetectionLog.objects.filter(batch=batch).count() == 16
+    assert (batch.status, batch.done, batch.failed) == ("succeeded", items, 0)
+    assert DetectionLog.objects.filter(batch=batch).count() == items
 
 
 @pytest.mark.django_db(transaction=True)
