@@ -92,9 +92,9 @@ def synthetic_check(classifier: TFLiteClassifier, val: list[Sample], seed: int =
     from detection.engine.crops import crop_face
     from detection.engine.imageio import decode_image
     from training.ml.faces import detect_face
-    from training.ml.synthetic import DRAW_OCCLUDER, fabric_mask
+    from training.ml.synthetic import DRAW_OCCLUDER, NAMED_MASK_COLOURS, fabric_mask
 
-    colours = {"pink": (236, 164, 188), "lavender": (186, 166, 222), "black": (30, 30, 34), "red": (200, 40, 50)}
+    colours = {name: NAMED_MASK_COLOURS[name] for name in ("pink", "lavender", "black", "red")}
     rng = np.random.default_rng(seed)
     right: dict[str, list[bool]] = {k: [] for k in (*colours, "printed", *DRAW_OCCLUDER)}
     size = classifier.input_size

@@ -121,10 +121,16 @@ def build_cache(data: Path, out: Path, limit: int | None = None) -> None:
             print(f"{k}/{len(stems)} photos", file=sys.stderr)
     out.parent.mkdir(parents=True, exist_ok=True)
     timing = {name: round(1000 * float(np.median(v)), 1) for name, v in seconds.items()}
-    with out.open("wb") as fh:
-        cached = {"passes": {k: asdict(v) for k, v in PASSES.items()}, "median_ms": timing, "photos": photos}
-        pickle.dump(cached, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    save_cache({"passes": {k: asdict(v) for k, v in PASSES.items()}, "median_ms": timing, "photos": photos}, out)
     print(json.dumps({"cache": str(out), "photos": len(photos), "median_ms_per_pass": timing}))
+
+
+def save_cache(cached: dict, path: Path) -> None:
+    """Write the cache atomically: a run killed half-way leaves the previous cache whole."""
+    tmp = path.with_suffix(".tmp")
+    with tmp.open("wb") as fh:
+        pickle.dump(cached, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    tmp.replace(path)
 
 
 def remask(cache: Path) -> None:
@@ -138,10 +144,7 @@ def remask(cache: Path) -> None:
         for name in RETINA_PASSES:
             entry = record["passes"][name]
             entry["mask"] = classifier.predict_crops(entry["crops"].astype(np.float32))
-    tmp = cache.with_suffix(".tmp")
-    with tmp.open("wb") as fh:
-        pickle.dump(cached, fh, protocol=pickle.HIGHEST_PROTOCOL)
-    tmp.replace(cache)
+    save_cache(cached, cache)
     print(json.dumps({"cache": str(cache), "remasked_with": str(classifier.model_path)}))
 
 

@@ -14,18 +14,24 @@ MASK_SHAPES = ("surgical", "cloth", "n95")
 DEFAULT_COLOR = (160, 200, 230)
 
 
-def _outline_from_5(points: np.ndarray, shape: str) -> np.ndarray:
-    """Mask outline from 5 points (eye, eye, nose, mouth corner, mouth corner)."""
-    eye_l, eye_r, nose, mouth_l, mouth_r = points.astype(np.float64)
-    eyes_mid = (eye_l + eye_r) / 2
-    mouth_mid = (mouth_l + mouth_r) / 2
-    across = eye_r - eye_l
+def face_frame(points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float, float]:
+    """The face's own axes from 5 points (eye, eye, nose, mouth corner, mouth corner): eyes' centre,
+    mouth centre, unit vector across the face (left to right), unit vector down it, eye distance and
+    eyes-to-mouth height; everything drawn on a face is placed in these axes, whatever its tilt."""
+    points = np.asarray(points, dtype=np.float64)
+    eyes_mid, mouth_mid = (points[0] + points[1]) / 2, (points[3] + points[4]) / 2
+    across = points[1] - points[0]
     eye_dist = max(float(np.linalg.norm(across)), 1.0)
-    ux = across / eye_dist  # along the face, left to right
-    uy = np.array([-ux[1], ux[0]])  # down the face
+    ux = across / eye_dist
+    uy = np.array([-ux[1], ux[0]])
     if np.dot(uy, mouth_mid - eyes_mid) < 0:
         uy = -uy
-    down = float(np.dot(mouth_mid - eyes_mid, uy))  # eyes-to-mouth height
+    return eyes_mid, mouth_mid, ux, uy, eye_dist, float(np.dot(mouth_mid - eyes_mid, uy))
+
+
+def _outline_from_5(points: np.ndarray, shape: str) -> np.ndarray:
+    """Mask outline from 5 points (eye, eye, nose, mouth corner, mouth corner)."""
+    eyes_mid, mouth_mid, ux, uy, eye_dist, down = face_frame(points)
     top = eyes_mid + uy * down * (0.32 if shape != "n95" else 0.25)
     half = eye_dist * (1.05 if shape != "n95" else 0.95)
     chin = mouth_mid + uy * down * (0.8 if shape != "cloth" else 0.9)

@@ -22,7 +22,7 @@ from detection.engine.detectors import DetectorConfig, FaceDetector, create_dete
 from detection.engine.detectors.base import check_rgb
 from detection.engine.gallery import Gallery, Match
 from detection.engine.recognizers import FaceRecognizer, create_recognizer
-from detection.engine.refine import box_iou, landmark_box
+from detection.engine.refine import box_intersection, box_iou, landmark_box
 from detection.engine.rescore import DEFAULT_RESCORER, Rescorer, candidate_features, crop_quality, merge_passes
 from detection.engine.types import FALLBACK_PADDED, FALLBACK_WHOLE_IMAGE, Box, Detection
 
@@ -166,11 +166,10 @@ CONTAINS_SHARE = 0.9
 
 def _contains(outer: Box, inner: Box) -> bool:
     """Whether `inner` lies (almost) wholly inside `outer`, and `outer` is the larger box."""
-    ix = max(0.0, min(outer[2], inner[2]) - max(outer[0], inner[0]))
-    iy = max(0.0, min(outer[3], inner[3]) - max(outer[1], inner[1]))
     inner_area = (inner[2] - inner[0]) * (inner[3] - inner[1])
     outer_area = (outer[2] - outer[0]) * (outer[3] - outer[1])
-    return outer_area > inner_area > 0 and ix * iy >= CONTAINS_SHARE * inner_area
+    shared = float(box_intersection(outer, np.array([inner]))[0])
+    return outer_area > inner_area > 0 and shared >= CONTAINS_SHARE * inner_area
 
 
 def is_closeup_sized(width: int, height: int) -> bool:

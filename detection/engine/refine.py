@@ -18,13 +18,19 @@ def logit(p: np.ndarray | float) -> np.ndarray:
     return np.log(p / (1 - p))
 
 
+def box_intersection(box: Box, boxes: np.ndarray) -> np.ndarray:
+    """Area shared by one box and each row of `boxes` (x1 y1 x2 y2)."""
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    ix = np.clip(np.minimum(box[2], boxes[:, 2]) - np.maximum(box[0], boxes[:, 0]), 0, None)
+    iy = np.clip(np.minimum(box[3], boxes[:, 3]) - np.maximum(box[1], boxes[:, 1]), 0, None)
+    return ix * iy
+
+
 def box_iou(box: Box, boxes: np.ndarray) -> np.ndarray:
     """IoU of one box with each row of `boxes` (x1 y1 x2 y2)."""
     if len(boxes) == 0:
         return np.zeros(0)
-    ix = np.clip(np.minimum(box[2], boxes[:, 2]) - np.maximum(box[0], boxes[:, 0]), 0, None)
-    iy = np.clip(np.minimum(box[3], boxes[:, 3]) - np.maximum(box[1], boxes[:, 1]), 0, None)
-    inter = ix * iy
+    inter = box_intersection(box, boxes)
     areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
     return inter / np.maximum((box[2] - box[0]) * (box[3] - box[1]) + areas - inter, 1e-9)
 
