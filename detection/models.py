@@ -332,6 +332,11 @@ class DetectedFace(models.Model):
         return [self.x1, self.y1, self.x2, self.y2]
 
     @property
+    def engine_fallback(self) -> str | None:
+        """The close-up fallback as the engine's JSON has it: None for a face detected normally (stored blank)."""
+        return self.fallback or None
+
+    @property
     def effective_mask_label(self) -> str:
         return self.corrected_mask_label or self.mask_label
 

@@ -25,7 +25,7 @@ def detection_message(log: DetectionLog) -> dict[str, Any]:
                 "mask_score": round(f.mask_probability, 4),
                 "person": f.person.display_name if f.person_id else None,
                 "crop": bool(f.crop),
-                "fallback": f.fallback or None,  # the engine's close-up fallback; null: detected normally
+                "fallback": f.engine_fallback,
             }
             for f in faces
         ],

@@ -162,8 +162,8 @@ def overlay(log: DetectionLog, faces: Iterable[DetectedFace]) -> dict[str, Any]:
                 "review_label": face.get_review_state_display(),
                 # how the engine found the face in a close-up (null: detected normally); a
                 # whole_image face's box is the whole photo, drawn dashed by result.js
-                "fallback": face.fallback or None,
-                "fallback_label": face.get_fallback_display() if face.fallback else None,
+                "fallback": face.engine_fallback,
+                "fallback_label": face.get_fallback_display() if face.engine_fallback else None,
             }
             for number, face in enumerate(faces, start=1)
         ],
