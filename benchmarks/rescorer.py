@@ -12,7 +12,7 @@ from the kept crops with the committed classifier, so a retrained classifier nee
 run. `fit` then works on the cache alone:
 
 * outer 5-fold split of the photos: for each outer fold, on the other photos only, the landmark
-  box regression is fitted, every variant (detector passes x tree settings) is cross-fitted on 4
+  box regression is fitted, every variant (detector passes x tree settings) is cross-fitted on 3
   inner folds, the variant with the best inner recall at precision >= `PRECISION_TARGET` is chosen
   and its threshold set on the inner out-of-fold scores; then it is refitted on all those photos
   and applied to the held-out fold. The figures reported are these out-of-fold ones, with a
