@@ -18,7 +18,7 @@ run. `fit` then works on the cache alone:
   and applied to the held-out fold. The figures reported are these out-of-fold ones, with a
   bootstrap interval over photos; the reference scorer's output on the same predictions is
   recorded too.
-* the committed model: the same procedure once on all photos (variant chosen on 5-fold OOF).
+* the committed model: the same procedure once on all photos (variant and threshold chosen on 3-fold OOF).
 
 Writes benchmarks/reports/rescorer.json and the model file (its card: detection/engine/models/rescorer.md).
 """
