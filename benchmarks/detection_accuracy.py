@@ -27,6 +27,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from detection.engine.refine import pair_iou  # noqa: E402
+
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "mask-detection-dev"
 REFERENCE_SCORER = Path(__file__).resolve().parents[2] / "shared" / "tools" / "score_detection.py"
 HEIGHT_BINS = ("<20", "20-40", ">40")
@@ -50,14 +52,6 @@ def load_ground_truth(ann_dir: Path) -> dict[str, list[tuple[str, tuple[float, f
     return gt
 
 
-def iou(a, b) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
-
-
 def height_bin(h: float) -> str:
     return "<20" if h < 20 else ("20-40" if h <= 40 else ">40")
 
@@ -70,7 +64,7 @@ def match_photo(boxes: list, faces: list[dict], iou_threshold: float = 0.4) -> d
     for i in sorted(range(len(faces)), key=lambda i: -faces[i].get("score", 0)):
         best, best_j = 0.0, -1
         for j, (_, g) in enumerate(boxes):
-            if hit[j] is None and (v := iou(faces[i]["box"], g)) > best:
+            if hit[j] is None and (v := pair_iou(faces[i]["box"], g)) > best:
                 best, best_j = v, j
         if best >= iou_threshold:
             hit[best_j] = i
@@ -138,8 +132,8 @@ def fit_box_adjust(gt: dict, raw: dict, min_iou: float = 0.3) -> tuple[float, fl
     for stem, boxes in gt.items():
         for face in raw.get(stem, []):
             d = face["box"]
-            best = max(boxes, key=lambda g: iou(d, g[1]), default=None)
-            if best is None or iou(d, best[1]) < min_iou or face["score"] < 0.6:
+            best = max(boxes, key=lambda g: pair_iou(d, g[1]), default=None)
+            if best is None or pair_iou(d, best[1]) < min_iou or face["score"] < 0.6:
                 continue
             g = best[1]
             dw, dh = d[2] - d[0], d[3] - d[1]

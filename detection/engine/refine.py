@@ -26,6 +26,16 @@ def box_intersection(box: Box, boxes: np.ndarray) -> np.ndarray:
     return ix * iy
 
 
+def pair_iou(a: Box, b: Box) -> float:
+    """IoU of two boxes (x1 y1 x2 y2) in plain Python: per-pair callers such as the per-frame tracker
+    skip numpy's overhead; `box_iou` serves one box against many."""
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
 def box_iou(box: Box, boxes: np.ndarray) -> np.ndarray:
     """IoU of one box with each row of `boxes` (x1 y1 x2 y2)."""
     if len(boxes) == 0:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from detection.engine.redact import BLUR, PIXELATE, redact
+from detection.engine.refine import pair_iou
 from detection.engine.types import Box
 from detection.models import DetectionLog, PlatformSettings, PrivacyMode
 
@@ -60,11 +61,7 @@ class StoragePlan:
 
 
 def _overlaps(a: Box, b: Box, min_iou: float = 0.3) -> bool:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return union > 0 and inter / union >= min_iou
+    return pair_iou(a, b) >= min_iou
 
 
 def plan(

@@ -27,6 +27,7 @@ from typing import Any, Protocol
 import cv2
 import numpy as np
 
+from detection.engine.refine import pair_iou
 from detection.engine.types import WITH_MASK, WITHOUT_MASK, Box
 
 #: Side of the grey face thumbnail compared between frames (16x16 tells two people apart, cheaply).
@@ -159,14 +160,6 @@ class TrackEvent:
     face: Any = field(repr=False)
 
 
-def iou(a: Box, b: Box) -> float:
-    x1, y1 = max(a[0], b[0]), max(a[1], b[1])
-    x2, y2 = min(a[2], b[2]), min(a[3], b[3])
-    inter = max(0.0, x2 - x1) * max(0.0, y2 - y1)
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
-
-
 def _centre_distance(a: Box, b: Box) -> float:
     """Distance between centres in units of the first box's width."""
     width = max(a[2] - a[0], 1.0)
@@ -297,7 +290,7 @@ class Tracker:
         pairs = []
         for i, face in enumerate(faces):
             for track in tracks:
-                overlap = iou(track.box, face.box)
+                overlap = pair_iou(track.box, face.box)
                 if overlap >= self.config.iou_threshold:
                     pairs.append((1.0 + overlap, i, track))
                 elif _centre_distance(track.box, face.box) <= self.config.centroid_distance:

@@ -6,8 +6,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from detection.engine.refine import pair_iou
 from detection.engine.types import WITH_MASK, WITHOUT_MASK
-from detection.services.tracking import Recognition, Tracker, TrackerConfig, iou
+from detection.services.tracking import Recognition, Tracker, TrackerConfig
 
 
 @dataclass
@@ -32,9 +33,9 @@ def moving(x0, n, step=8, y=100, size=80):
 
 
 def test_iou():
-    assert iou((0, 0, 10, 10), (0, 0, 10, 10)) == 1.0
-    assert iou((0, 0, 10, 10), (20, 20, 30, 30)) == 0.0
-    assert abs(iou((0, 0, 10, 10), (5, 0, 15, 10)) - 1 / 3) < 1e-9
+    assert pair_iou((0, 0, 10, 10), (0, 0, 10, 10)) == 1.0
+    assert pair_iou((0, 0, 10, 10), (20, 20, 30, 30)) == 0.0
+    assert abs(pair_iou((0, 0, 10, 10), (5, 0, 15, 10)) - 1 / 3) < 1e-9
 
 
 def test_a_person_walking_past_is_one_track_and_one_event():
