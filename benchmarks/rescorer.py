@@ -288,16 +288,15 @@ def calibrated_target(photos, probs, regression, gt) -> float:
     new photos it lands lower. The loss is measured on these photos' out-of-fold scores alone: for
     each inner fold, the threshold is chosen on the other folds and its precision read on this one.
     """
-    index = {p.stem: i for i, p in enumerate(photos)}
-    starts = np.concatenate([[0], np.cumsum([len(p.candidates) for p in photos])])
+    by_stem = {p.stem: p for p in photos}
+    spans = candidate_spans(photos)
 
     def part(stems: list[str]) -> tuple[list[PhotoCandidates], np.ndarray]:
-        chosen = [photos[index[s]] for s in stems]
-        return chosen, np.concatenate([probs[starts[index[s]] : starts[index[s] + 1]] for s in stems])
+        return [by_stem[s] for s in stems], np.concatenate([probs[spans[s]] for s in stems])
 
     outcomes = []
-    for held in folds(list(index), INNER_FOLDS, SEED + 1):
-        rest = [s for s in index if s not in set(held)]
+    for held in folds(list(by_stem), INNER_FOLDS, SEED + 1):
+        rest = outside(list(by_stem), held)
         threshold, _ = best_threshold(*part(rest), regression, gt)
         test, test_probs = part(held)
         preds = predictions(test, test_probs, regression, threshold)
@@ -311,19 +310,28 @@ def folds(stems: list[str], k: int, seed: int) -> list[list[str]]:
     return [[stems[i] for i in order[j::k]] for j in range(k)]
 
 
+def outside(stems: list[str], held: list[str]) -> list[str]:
+    """The stems not in the held-out fold, in their order."""
+    held_set = set(held)
+    return [s for s in stems if s not in held_set]
+
+
+def candidate_spans(photos: list[PhotoCandidates]) -> dict[str, slice]:
+    """Where each photo's candidates sit in arrays that concatenate all the photos' candidates."""
+    starts = np.concatenate([[0], np.cumsum([len(p.candidates) for p in photos])])
+    return {p.stem: slice(int(starts[i]), int(starts[i + 1])) for i, p in enumerate(photos)}
+
+
 def cross_fit(photos: list[PhotoCandidates], gt: dict, regression: np.ndarray, setting: str, k: int) -> np.ndarray:
     """Out-of-fold probabilities of every candidate (k folds by photo)."""
-    index = {p.stem: i for i, p in enumerate(photos)}
-    sizes = np.array([len(p.candidates) for p in photos])
-    starts = np.concatenate([[0], np.cumsum(sizes)])
+    spans = candidate_spans(photos)
     x = np.concatenate([p.features for p in photos])
     y = labels(photos, gt, regression)
     out = np.zeros(len(x))
     for held in folds([p.stem for p in photos], k, SEED + 1):
         test = np.zeros(len(x), dtype=bool)
         for stem in held:
-            i = index[stem]
-            test[starts[i] : starts[i + 1]] = True
+            test[spans[stem]] = True
         out[test] = fit_trees(x[~test], y[~test], setting).predict_proba(x[test])[:, 1]
     return out
 
@@ -405,7 +413,7 @@ def fit(data: Path, cache: Path, model_out: Path) -> dict:
     stems = sorted(records)
     oof_preds, uncalibrated_preds, chosen = {}, {}, {}
     for k, held in enumerate(folds(stems, OUTER_FOLDS, SEED)):
-        train = [s for s in stems if s not in set(held)]
+        train = outside(stems, held)
         log: dict[str, float] = {}
         best = choose_and_fit(records, gt, train, log)
         test = [photo_candidates(records[s], best["variant"], s) for s in held]
@@ -486,7 +494,7 @@ def baseline(records: dict, gt: dict, stems: list[str]) -> dict:
     """What the trees add: RetinaFace's own score with a threshold and box regression fitted per outer fold."""
     preds = {}
     for held in folds(stems, OUTER_FOLDS, SEED):
-        train = [photo_candidates(records[s], "retina", s) for s in stems if s not in set(held)]
+        train = [photo_candidates(records[s], "retina", s) for s in outside(stems, held)]
         regression = fit_box_regression(train, gt)
         scores = np.concatenate([[d.score for d in p.candidates] for p in train])
         threshold, _ = best_threshold(train, scores, regression, gt)
