@@ -11,7 +11,6 @@ benchmarks/reports/closeups.json. Targets: a face in 100% of both; val classific
 
 from __future__ import annotations
 
-import argparse
 import csv
 import sys
 from collections import Counter
@@ -21,9 +20,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
+from _datasets import dataset_dirs, datasets_parser  # noqa: E402
 from report import write_report  # noqa: E402
-
-DATASETS = REPO.parent / "shared" / "datasets"
 
 
 def val_images(root: Path) -> list[tuple[Path, str]]:
@@ -71,13 +69,10 @@ def measure(pipeline, images: list[tuple[Path, str | None]]) -> dict:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--datasets", type=Path, default=DATASETS)
+    parser = datasets_parser(__doc__)
     parser.add_argument("--every", type=int, default=1, help="use every Nth image (a quicker trial)")
     args = parser.parse_args()
-    crops, people = args.datasets / "mask-classification", args.datasets / "face-recognition-dev"
-    if not crops.exists() or not people.exists():
-        sys.exit(f"{args.datasets} lacks mask-classification or face-recognition-dev")
+    crops, people = dataset_dirs(args.datasets, "mask-classification", "face-recognition-dev")
 
     from detection.engine.pipeline import Pipeline, PipelineConfig
 

@@ -19,10 +19,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from _django import REPO, throwaway_database
+from _datasets import DATASETS  # noqa: E402
+from _django import throwaway_database
 from report import write_report
 
-DATASETS = REPO.parent / "shared" / "datasets"
 TARGETS = {
     "live page / wrong_names": "0",
     "live page / wrong_log_names": "0",

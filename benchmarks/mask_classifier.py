@@ -22,6 +22,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from _datasets import DATASETS  # noqa: E402
 from report import write_report  # noqa: E402
 
 from detection.engine.classifier import DEFAULT_MODEL as MODEL  # noqa: E402
@@ -32,7 +33,6 @@ from training.ml.devset import evaluate_dev_set, load_dev_faces  # noqa: E402
 from training.ml.evaluate import classification_metrics, save_plots  # noqa: E402
 from training.ml.export import TFLiteClassifier, sha256_of  # noqa: E402
 
-DATASETS = REPO.parent / "shared" / "datasets"
 REPORT = REPO / "benchmarks" / "reports" / "mask_classifier"
 #: What `--baseline` measures of the earlier model.
 COMPARED = ("val", "synthetic_on_val_faces", "dev_ground_truth_crops_odd_half")

@@ -15,7 +15,6 @@ Writes benchmarks/reports/mask_third_state.json.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -25,9 +24,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
+from _datasets import dataset_dirs, datasets_parser  # noqa: E402
 from report import write_report  # noqa: E402
 
-DATASETS = REPO.parent / "shared" / "datasets"
 CLASSES = ("without_mask", "with_mask", "mask_weared_incorrect")
 COLOURS = ((70, 130, 200), (235, 160, 190), (180, 160, 220), (30, 30, 30), (240, 240, 240), (90, 150, 90))
 
@@ -68,14 +67,15 @@ class Embedder:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--datasets", type=Path, default=DATASETS)
+    parser = datasets_parser(__doc__)
     parser.add_argument("--synthetic", type=int, default=400)
     args = parser.parse_args()
-    dev_dir, crops_dir = args.datasets / "mask-detection-dev", args.datasets / "mask-classification"
-    extractor = args.datasets / "imagenet-pretrained" / "mobilenet_v1_1.0_224_quant_embedding_extractor.tflite"
-    if not dev_dir.exists() or not crops_dir.exists() or not extractor.exists():
-        sys.exit(f"{args.datasets} lacks mask-detection-dev, mask-classification or imagenet-pretrained")
+    dev_dir, crops_dir, extractor = dataset_dirs(
+        args.datasets,
+        "mask-detection-dev",
+        "mask-classification",
+        "imagenet-pretrained/mobilenet_v1_1.0_224_quant_embedding_extractor.tflite",
+    )
 
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline

@@ -11,7 +11,6 @@ benchmarks/reports/mask_tta.json.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -21,9 +20,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
+from _datasets import dataset_dirs, datasets_parser  # noqa: E402
 from report import write_report  # noqa: E402
 
-DATASETS = REPO.parent / "shared" / "datasets"
 MARGINS = (0.05, 0.15, 0.25)
 #: Column groups of the (margins x flip) probability matrix; column 1 is the engine's single crop.
 VARIANTS = {
@@ -50,12 +49,9 @@ def accuracy_by_variant(probs: np.ndarray, truth: np.ndarray) -> dict:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--datasets", type=Path, default=DATASETS)
+    parser = datasets_parser(__doc__)
     args = parser.parse_args()
-    crops_dir, dev_dir = args.datasets / "mask-classification", args.datasets / "mask-detection-dev"
-    if not crops_dir.exists() or not dev_dir.exists():
-        sys.exit(f"{args.datasets} lacks mask-classification or mask-detection-dev")
+    crops_dir, dev_dir = dataset_dirs(args.datasets, "mask-classification", "mask-detection-dev")
 
     from detection.engine.classifier import MaskClassifier
     from detection.engine.crops import whole_image_box

@@ -6,10 +6,11 @@ usage: nice -n 5 python benchmarks/rescorer.py cache     # run the detectors onc
        nice -n 5 python benchmarks/rescorer.py           # both (the cache only when it is missing)
 
 `cache` runs every detector pass any variant may use over mask-detection-dev and keeps, per photo,
-the detections, the classifier crop, the mask classifier's probability and the crop quality of
-every RetinaFace candidate: the expensive part, done once. `remask` recomputes the probabilities
-from the kept crops with the committed classifier, so a retrained classifier needs no new detection
-run. `fit` then works on the cache alone:
+the detections, the classifier crop, the mask classifier's probability (of the crop as cut: the
+re-scorer's feature; and behind the reported state, balanced under strongly coloured light) and the
+crop quality of every RetinaFace candidate: the expensive part, done once. `remask` recomputes the
+probabilities from the kept crops with the committed classifier, so a retrained classifier needs no
+new detection run. `fit` then works on the cache alone:
 
 * outer 5-fold split of the photos: for each outer fold, on the other photos only, the landmark
   box regression is fitted, every variant (detector passes x tree settings) is cross-fitted on 3
@@ -103,7 +104,7 @@ OUTER_FOLDS, INNER_FOLDS, SEED = 5, 3, 20261203
 def build_cache(data: Path, out: Path, limit: int | None = None) -> None:
     import cv2
 
-    from detection.engine.classifier import MaskClassifier
+    from detection.engine.classifier import MaskClassifier, light_gains
     from detection.engine.detectors import create_detector
     from detection.engine.imageio import decode_image
     from detection.engine.rescore import crop_quality
@@ -115,7 +116,8 @@ def build_cache(data: Path, out: Path, limit: int | None = None) -> None:
     stems = sorted(p.stem for p in (data / "annotations").glob("*.xml"))[:limit]
     for k, stem in enumerate(stems):
         image = decode_image(data / "images" / f"{stem}.jpg")
-        record = {"width": image.shape[1], "height": image.shape[0], "passes": {}}
+        gains = light_gains(image)
+        record = {"width": image.shape[1], "height": image.shape[0], "gains": gains, "passes": {}}
         for name, detector in detectors.items():
             start = time.perf_counter()
             found = detector.detect(image)
@@ -125,6 +127,7 @@ def build_cache(data: Path, out: Path, limit: int | None = None) -> None:
                 crops = classifier.crops(image, [d.box for d in found])
                 entry["crops"] = crops.astype(np.uint8)
                 entry["mask"] = classifier.predict_crops(crops)
+                entry["state"] = classifier.state_probabilities(crops, gains, entry["mask"])
                 entry["quality"] = crop_quality(crops)
             record["passes"][name] = entry
         photos[stem] = record
@@ -154,7 +157,9 @@ def remask(cache: Path) -> None:
     for record in cached["photos"].values():
         for name in RETINA_PASSES:
             entry = record["passes"][name]
-            entry["mask"] = classifier.predict_crops(entry["crops"].astype(np.float32))
+            crops = entry["crops"].astype(np.float32)
+            entry["mask"] = classifier.predict_crops(crops)
+            entry["state"] = classifier.state_probabilities(crops, record["gains"], entry["mask"])
     save_cache(cached, cache)
     print(json.dumps({"cache": str(cache), "remasked_with": str(classifier.model_path)}))
 
@@ -165,7 +170,7 @@ class PhotoCandidates:
     stem: str
     candidates: list[Detection]
     features: np.ndarray
-    mask: np.ndarray
+    mask: np.ndarray  # P(with_mask) behind each candidate's reported state
     width: int
     height: int
 
@@ -188,12 +193,12 @@ def _photo_candidates(record: dict, variant: str, stem: str) -> PhotoCandidates:
     for name in names[:candidate_passes]:
         entry = record["passes"][name]
         for i, d in enumerate(entry["detections"]):
-            lookup[id(d)] = (entry["mask"][i], entry["quality"][0][i], entry["quality"][1][i])
-    rows = np.array([lookup[id(d)] for d in candidates]).reshape(-1, 3)
+            lookup[id(d)] = (entry["mask"][i], entry["quality"][0][i], entry["quality"][1][i], entry["state"][i])
+    rows = np.array([lookup[id(d)] for d in candidates]).reshape(-1, 4)
     features = candidate_features(
         candidates, passes, rows[:, 0], (rows[:, 1], rows[:, 2]), record["width"], record["height"]
     )
-    return PhotoCandidates(stem, candidates, features, rows[:, 0], record["width"], record["height"])
+    return PhotoCandidates(stem, candidates, features, rows[:, 3], record["width"], record["height"])
 
 
 # -- fitted parts -----------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 The model contract (shared with training): float32 RGB pixels 0..255 of shape (N, S, S, 3), S read
 from the model; the model normalises itself; output (N, 1) = P(with_mask) or (N, 2) softmax
-[without_mask, with_mask]. Crops come from `crops.crop_face`, exactly as training cut them.
+[without_mask, with_mask]. Crops come from `crops.crop_face`, exactly as training cut them, except
+in photos lit by strongly coloured light (see `light_gains`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,29 @@ from detection.engine.types import WITH_MASK, WITHOUT_MASK, Box
 
 #: The classifier committed with the code: the engine's default and version 1 of every installation's registry.
 DEFAULT_MODEL = Path(__file__).resolve().parent / "models" / "mask_classifier.tflite"
+#: A photo whose brightest colour channel averages more than this many times its dimmest is taken to
+#: be lit by coloured light: the 99th percentile over the classifier's training photos, so hardly any
+#: photo it learnt from is as strongly cast.
+CAST_LIMIT = 2.5
+#: Every STRIDE-th pixel of every STRIDE-th row is enough to measure the light.
+CAST_STRIDE = 4
+
+
+def light_gains(image_rgb: np.ndarray) -> np.ndarray | None:
+    """Grey-world gains (one per channel) that neutralise a strong colour cast, or None.
+
+    Under sodium or tungsten lamps a pale mask takes the colour of skin and the classifier calls
+    it "without mask"; balanced, it reads as a mask again. Ordinary light is left alone.
+    """
+    means = image_rgb[::CAST_STRIDE, ::CAST_STRIDE].reshape(-1, 3).mean(axis=0) + 1e-3
+    if means.max() <= CAST_LIMIT * means.min():
+        return None
+    return (means.mean() / means).astype(np.float32)
+
+
+def balanced(crops: np.ndarray, gains: np.ndarray) -> np.ndarray:
+    """Float crops under neutral light: `light_gains` applied, clipped to the pixel range."""
+    return np.clip(crops * gains, 0, 255)
 
 
 class _Runner:
@@ -68,7 +92,7 @@ class MaskClassifier:
         self.input_size = int(shape[1])
 
     def crops(self, image_rgb: np.ndarray, boxes: Sequence[Box]) -> np.ndarray:
-        """The (N, S, S, 3) float32 batch the model sees."""
+        """The (N, S, S, 3) float32 batch the model sees, as cut (see `state_probabilities`)."""
         if not boxes:
             return np.zeros((0, self.input_size, self.input_size, 3), dtype=np.float32)
         return np.stack([crop_face(image_rgb, box, self.input_size) for box in boxes]).astype(np.float32)
@@ -85,9 +109,19 @@ class MaskClassifier:
             return out[:, 1].astype(np.float32)
         raise ValueError(f"unexpected classifier output shape {out.shape}")
 
+    def state_probabilities(self, crops: np.ndarray, gains: np.ndarray | None, as_cut: np.ndarray) -> np.ndarray:
+        """P(with_mask) behind each reported mask state: `as_cut` (the probabilities of `crops`) in
+        ordinary light, the balanced crops' under strongly coloured light (`gains` of `light_gains`).
+
+        Accurate mode's re-scorer keeps the crops as cut for its feature: it was fitted on those.
+        """
+        return as_cut if gains is None else self.predict_crops(balanced(crops, gains))
+
     def predict(self, image_rgb: np.ndarray, boxes: Sequence[Box]) -> np.ndarray:
-        """P(with_mask) for each box of the image, shape (N,)."""
-        return self.predict_crops(self.crops(image_rgb, boxes))
+        """P(with_mask) for each box of the image, shape (N,): the reported mask state's."""
+        gains = light_gains(image_rgb)
+        crops = self.crops(image_rgb, boxes)
+        return self.predict_crops(crops if gains is None else balanced(crops, gains))
 
     def label(self, probability: float) -> str:
         return WITH_MASK if probability >= self.threshold else WITHOUT_MASK

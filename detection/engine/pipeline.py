@@ -16,7 +16,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from detection.engine.classifier import DEFAULT_MODEL, MaskClassifier
+from detection.engine.classifier import DEFAULT_MODEL, MaskClassifier, light_gains
 from detection.engine.crops import whole_image_box
 from detection.engine.detectors import DetectorConfig, FaceDetector, create_detector
 from detection.engine.detectors.base import check_rgb
@@ -338,7 +338,8 @@ class Pipeline:
 
     def _rescored(self, image: np.ndarray) -> tuple[list[Detection], np.ndarray, float]:
         """The re-scorer's faces among all candidates of its passes, their mask probabilities and the
-        seconds the classifier took (it sees every candidate: its probability is a feature)."""
+        seconds the classifier took (it sees every candidate: its probability is a feature; under
+        strongly coloured light the reported state is classified again, balanced)."""
         rescorer, classifier = self.rescorer, self.classifier
         assert rescorer is not None
         h, w = image.shape[:2]
@@ -351,9 +352,12 @@ class Pipeline:
         features = candidate_features(candidates, passes, probabilities, crop_quality(crops), w, h)
         face_scores = rescorer.trees.predict(features)
         keep = rescorer.keep(candidates, face_scores, h)
+        started = time.perf_counter()
+        states = classifier.state_probabilities(crops, light_gains(image), probabilities)
+        classify_s += time.perf_counter() - started
         kept = [
             (replace(d, score=float(max(s, d.score) if s < rescorer.threshold else s)), p)
-            for d, s, p, k in zip(candidates, face_scores, probabilities, keep, strict=True)
+            for d, s, p, k in zip(candidates, face_scores, states, keep, strict=True)
             if k
         ]
         kept.sort(key=lambda dp: -dp[0].score)

@@ -1,9 +1,9 @@
-"""MaskClassifier against the model contract, and the committed model on a real photo."""
+"""MaskClassifier against the model contract, the committed model on real photos, and coloured light."""
 
 import numpy as np
 import pytest
 
-from detection.engine.classifier import MaskClassifier
+from detection.engine.classifier import CAST_LIMIT, MaskClassifier, light_gains
 from detection.engine.crops import crop_face
 from detection.engine.masking import draw_mask
 from detection.engine.types import WITH_MASK, WITHOUT_MASK
@@ -49,3 +49,51 @@ def test_committed_model_plain_face_and_drawn_masks(committed_model, astronaut, 
         masked = draw_mask(astronaut, face.landmarks, shape)
         masked_face = yunet.detect(masked)[0]
         assert clf.label(float(clf.predict(masked, [masked_face.box])[0])) == WITH_MASK, shape
+
+
+def _lit(image: np.ndarray, gains: tuple[float, float, float]) -> np.ndarray:
+    """The photo under coloured light of unchanged brightness (per-channel gains)."""
+    g = np.asarray(gains) / np.dot(gains, (0.299, 0.587, 0.114))
+    return np.clip(image * g, 0, 255).astype(np.uint8)
+
+
+def test_ordinary_light_is_left_alone(astronaut):
+    assert light_gains(astronaut) is None
+    assert light_gains(_lit(astronaut, (1.0, 0.8, 0.6))) is None  # a warm room, within what training saw
+
+
+@pytest.mark.parametrize("lamp", [(1.0, 0.62, 0.32), (0.15, 0.45, 1.0)], ids=["sodium", "blue shade"])
+def test_mask_states_under_strongly_coloured_light_see_balanced_crops(tiny_model_factory, astronaut, lamp):
+    lit = _lit(astronaut, lamp)
+    means = lit.reshape(-1, 3).mean(axis=0)
+    assert means.max() > CAST_LIMIT * means.min()
+    gains = light_gains(lit)
+    assert gains is not None
+    neutral = means * gains
+    assert neutral.max() / neutral.min() < 1.05  # grey-world: the light is neutral again
+    clf = MaskClassifier(tiny_model_factory(size=32))
+    box = (180.0, 60.0, 270.0, 175.0)
+    as_cut = crop_face(lit, box, 32).astype(np.float32)
+    np.testing.assert_array_equal(clf.crops(lit, [box])[0], as_cut)  # the re-scorer's feature is unchanged
+    expected = clf.predict_crops(np.clip(as_cut * gains, 0, 255)[None])
+    np.testing.assert_allclose(clf.predict(lit, [box]), expected, rtol=1e-6)
+    np.testing.assert_allclose(clf.state_probabilities(as_cut[None], gains, np.zeros(1)), expected, rtol=1e-6)
+
+
+def test_mask_states_in_ordinary_light_are_the_probabilities_as_cut(tiny_model_factory, astronaut):
+    clf = MaskClassifier(tiny_model_factory(size=32))
+    crops = clf.crops(astronaut, [(180.0, 60.0, 270.0, 175.0)])
+    as_cut = clf.predict_crops(crops)
+    assert clf.state_probabilities(crops, light_gains(astronaut), as_cut) is as_cut
+
+
+@pytest.mark.shared_data
+def test_a_masked_face_under_an_orange_lamp_is_called_masked(committed_model):
+    """A val-split photo under orange light: both masked faces were called unmasked (0.13, 0.004)."""
+    from detection.engine.imageio import decode_image
+    from tests.conftest import shared_dataset
+
+    photo = decode_image(shared_dataset("mask-classification") / "with_mask" / "with_mask_3483.jpg")
+    clf = MaskClassifier(committed_model)
+    probabilities = clf.predict(photo, [(28, 31, 165, 155), (231, 26, 292, 106)])
+    assert (probabilities >= clf.threshold).all(), probabilities

@@ -105,3 +105,14 @@ def test_a_framed_box_around_a_more_confident_face_is_dropped(pipeline):
     framed._detector = _Framed(int(CLOSEUP_BORDER * 240))
     found = framed.closeup(image)
     assert [d.score for d in found] == [0.99, 0.9]
+
+
+@pytest.mark.shared_data
+def test_masked_faces_under_an_orange_lamp_are_reported_masked(pipeline):
+    """A val-split photo under orange light: accurate mode called both masked faces unmasked."""
+    from detection.engine.imageio import decode_image
+    from tests.conftest import shared_dataset
+
+    photo = decode_image(shared_dataset("mask-classification") / "with_mask" / "with_mask_3483.jpg")
+    faces = pipeline.analyze(photo, recognize=False).faces
+    assert len(faces) == 2 and all(face.mask == "with_mask" for face in faces), faces

@@ -156,7 +156,9 @@ def _interface_section(size: int) -> list[str]:
         "  [-1, 1] itself (a Rescaling layer).",
         "- Output: shape (N, 1), sigmoid probability of `with_mask` (0.5 threshold for the label).",
         "- Crops: always `detection.engine.crops.crop_face(image_rgb, box, size)` (square, margin"
-        " 0.15 of the box side on every side, edge-replicated outside the frame).",
+        " 0.15 of the box side on every side, edge-replicated outside the frame); in a photo lit by"
+        " strongly coloured light the engine balances them first"
+        " (`detection.engine.classifier.light_gains`).",
         "- Weights and activations int8 (full-integer post-training quantisation calibrated on 300"
         " training crops); float32 in and out.",
         "",
