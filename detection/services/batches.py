@@ -250,11 +250,15 @@ def _delete_files(names: list[str]) -> None:
 
 def _save(batch: BatchJob, outcomes: list[Outcome]) -> None:
     with files_rolled_back(), transaction.atomic():
-        if cancel_requested(batch.pk):
-            return
         ids = [outcome.item.pk for outcome in outcomes]
         pending = BatchItem.objects.select_for_update().filter(pk__in=ids, status=BatchItem.Status.PENDING)
         attempts = dict(pending.values_list("pk", "attempts"))
+        # The batch row stays locked until the commit (items first, as a retry locks them): a cancel
+        # either came first, and these outcomes are dropped, or waits for them, so the counts it
+        # reports are final.
+        running = BatchJob.objects.select_for_update().filter(pk=batch.pk, cancel_requested=False)
+        if not running.values_list("pk", flat=True):
+            return
         rows, logs, uploads = [], [], []  # fresh rows: the outcomes stay as they were if this rolls back
         for outcome in outcomes:
             item = outcome.item

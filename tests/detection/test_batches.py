@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 import zipfile
 from pathlib import Path
@@ -206,6 +207,52 @@ def test_recovery_skips_batches_with_a_fresh_heartbeat(staff_user, monkeypatch, 
 
 
 # --- writing outcomes (in process) --------------------------------------------------------------
+@pytest.mark.django_db(transaction=True)
+def test_a_cancel_while_outcomes_are_written_reports_final_counts(face_jpeg, staff_user, monkeypatch):
+    """A cancel that lands while a chunk writes its outcomes either drops them or waits for them:
+    the counts it reports never change afterwards (a batch page once showed 1 done, then 9)."""
+    monkeypatch.setattr(batches, "enqueue", lambda batch, item_ids=None: 0)
+    batch = batches.create_batch(staff_user, _items(face_jpeg, 3), mode="fast")
+    outcomes = [batches.Outcome(item, None, "unreadable") for item in batch.items.all()]
+    writing, resume = threading.Event(), threading.Event()
+    real_write_logs = batches.write_logs
+
+    def write_logs(logs):
+        writing.set()
+        resume.wait(10)
+        return real_write_logs(logs)
+
+    monkeypatch.setattr(batches, "write_logs", write_logs)
+    reported: dict[str, int] = {}
+
+    def save() -> None:
+        try:
+            batches.save_outcomes(batch, outcomes)
+        finally:
+            connection.close()
+
+    def cancel() -> None:
+        try:
+            mine = BatchJob.objects.get(pk=batch.pk)
+            assert batches.cancel_batch(mine)
+            reported["failed"] = mine.failed
+        finally:
+            connection.close()
+
+    saver = threading.Thread(target=save)
+    saver.start()
+    assert writing.wait(10)
+    canceller = threading.Thread(target=cancel)
+    canceller.start()
+    canceller.join(1)  # the cancel arrives in the middle of the write
+    resume.set()
+    saver.join(30)
+    canceller.join(30)
+    batch.refresh_from_db()
+    assert batch.status == "cancelled"
+    assert reported["failed"] == batch.failed
+
+
 @pytest.mark.django_db
 def test_a_chunk_delivered_twice_logs_each_item_once(classifier, face_jpeg, staff_user, monkeypatch):
     monkeypatch.setattr(batches, "enqueue", lambda batch, item_ids=None: 0)
