@@ -40,12 +40,6 @@ LAMPS = {
 LUMA = (0.299, 0.587, 0.114)
 
 
-def cast_strength(image: np.ndarray) -> float:
-    """Brightest over dimmest channel mean: 1 for grey light."""
-    means = image.reshape(-1, 3).mean(axis=0) + 1e-3
-    return float(means.max() / means.min())
-
-
 def lit(image: np.ndarray, gains: tuple[float, float, float]) -> np.ndarray:
     g = np.asarray(gains) / np.dot(gains, LUMA)
     return np.clip(image * g, 0, 255).astype(np.uint8)
@@ -56,7 +50,7 @@ def main() -> int:
     args = parser.parse_args()
     crops_dir, dev_dir = dataset_dirs(args.datasets, "mask-classification", "mask-detection-dev")
 
-    from detection.engine.classifier import CAST_LIMIT, MaskClassifier
+    from detection.engine.classifier import CAST_LIMIT, MaskClassifier, cast_strength
     from detection.engine.crops import crop_face, whole_image_box
     from detection.engine.imageio import decode_image
     from training.ml.data import list_samples

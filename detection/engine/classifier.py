@@ -28,13 +28,23 @@ CAST_LIMIT = 2.5
 CAST_STRIDE = 4
 
 
+def _channel_means(image_rgb: np.ndarray) -> np.ndarray:
+    return image_rgb[::CAST_STRIDE, ::CAST_STRIDE].reshape(-1, 3).mean(axis=0) + 1e-3
+
+
+def cast_strength(image_rgb: np.ndarray) -> float:
+    """Brightest over dimmest colour channel mean: 1 in grey light, over `CAST_LIMIT` in coloured light."""
+    means = _channel_means(image_rgb)
+    return float(means.max() / means.min())
+
+
 def light_gains(image_rgb: np.ndarray) -> np.ndarray | None:
     """Grey-world gains (one per channel) that neutralise a strong colour cast, or None.
 
     Under sodium or tungsten lamps a pale mask takes the colour of skin and the classifier calls
     it "without mask"; balanced, it reads as a mask again. Ordinary light is left alone.
     """
-    means = image_rgb[::CAST_STRIDE, ::CAST_STRIDE].reshape(-1, 3).mean(axis=0) + 1e-3
+    means = _channel_means(image_rgb)
     if means.max() <= CAST_LIMIT * means.min():
         return None
     return (means.mean() / means).astype(np.float32)
