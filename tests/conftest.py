@@ -6,8 +6,10 @@ import contextlib
 import os
 import subprocess
 import sys
+import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -203,6 +205,27 @@ def fresh_channel_layer():
     yield
     realtime.flush()  # nothing a test published lands in the next test's layer
     channel_layers.backends.clear()
+
+
+def wait_until_idle(pool: ThreadPoolExecutor, timeout: float = 60) -> None:
+    """Return once every task handed to `pool` so far has finished: one barrier task per worker
+    thread runs only when no earlier task holds a thread."""
+    workers = pool._max_workers
+    barrier = threading.Barrier(workers + 1)
+    for _ in range(workers):
+        pool.submit(barrier.wait, timeout)
+    barrier.wait(timeout)
+
+
+@pytest.fixture(autouse=True)
+def live_work_finished_in_its_test():
+    """The live sockets' frame and event threads are idle when a test ends: a frame or a track
+    still being logged would write into the next test's database."""
+    yield
+    consumers = sys.modules.get("detection.consumers")
+    if consumers is not None:
+        wait_until_idle(consumers._frame_pool)
+        wait_until_idle(consumers._event_pool)
 
 
 @pytest.fixture(autouse=True)

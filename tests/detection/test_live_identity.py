@@ -3,8 +3,6 @@ fixed cameras, in the overlay and in the log; registered people are still named 
 
 from __future__ import annotations
 
-import contextlib
-
 import cv2
 import numpy as np
 import pytest
@@ -24,7 +22,7 @@ from tests.conftest import SHARED_DATASETS, shared_dataset
 from tests.detection import live_scenario
 from tests.detection.registry_photos import other_face
 from tests.photos import face_photo, in_frame
-from tests.sockets import token_header
+from tests.sockets import close, token_header
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -106,8 +104,7 @@ async def test_the_live_page_names_only_the_right_person(scenario, staff_user):
     try:
         messages = await live_scenario.play_socket(live, scenario)
     finally:
-        with contextlib.suppress(Exception):  # already closed by a failure
-            await live.disconnect(timeout=30)  # the open tracks end and are logged
+        await close(live)  # the open tracks end and are logged
     logs = await database_sync_to_async(live_scenario.logged)(DetectionLog.Source.LIVE)
     assert_no_wrong_names(live_scenario.score(scenario, messages, logs))
 

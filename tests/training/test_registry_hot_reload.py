@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import connection
 
 from tests.conftest import REPO
-from tests.sockets import token_header
+from tests.sockets import close, token_header
 from tests.training.support import constant_model, empty_registry
 from training.services import registry
 
@@ -114,4 +114,4 @@ async def test_a_running_consumer_hears_of_the_new_model_and_its_pipeline_reload
         assert live.config.classifier_path == registry.artifact_path(second)
         assert live.classifier.model_path == registry.artifact_path(second)
     finally:
-        await socket.disconnect()
+        await close(socket)  # also after a receive that timed out (and so cancelled the consumer)
