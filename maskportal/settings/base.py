@@ -229,7 +229,7 @@ CELERY_VISIBILITY_TIMEOUT = env.int("CELERY_VISIBILITY_TIMEOUT", default=CELERY_
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "BACKEND": "maskportal.channel_layer.SafeRedisChannelLayer",
             # redis-py 8 times reads out after 5 s by default, exactly the layer's blocking-receive
             # time, so idle sockets died with TimeoutError after ~5 s; the receive's own 5 s server-side
             # timeout bounds the reads instead (a finite socket timeout here hung task cancellation).

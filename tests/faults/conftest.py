@@ -52,7 +52,7 @@ def redis_backends(own_redis, settings) -> Iterator[RedisServer]:
     settings.CACHES = {"default": {"BACKEND": "maskportal.cache.SharedPoolRedisCache", "LOCATION": own_redis.url()}}
     settings.CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "BACKEND": "maskportal.channel_layer.SafeRedisChannelLayer",
             "CONFIG": {"hosts": [{"address": own_redis.url(), "socket_timeout": None}]},
         }
     }
