@@ -18,7 +18,7 @@ pytestmark = [pytest.mark.redis, pytest.mark.skipif(not settings.REDIS_URL, reas
 async def a_message_survives_its_receiver_closing(layer_class, monkeypatch) -> bool:
     """Socket `closing` is receiving (so it pops for both) when a message for `dashboard` comes;
     it is cancelled between the pop and the backup write (made slow here to hit that moment)."""
-    hosts = [{"address": settings.REDIS_URL, "socket_timeout": None}]
+    hosts = settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"]
     layer, sender = layer_class(hosts=hosts, prefix="test-race"), RedisChannelLayer(hosts=hosts, prefix="test-race")
     dashboard, closing = await layer.new_channel(), await layer.new_channel()
     receiving = asyncio.ensure_future(layer.receive(closing))

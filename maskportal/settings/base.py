@@ -226,16 +226,20 @@ CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=4 * 3600)
 #: resumed much sooner by the recovery sweeps (batches, training jobs, imports).
 CELERY_VISIBILITY_TIMEOUT = env.int("CELERY_VISIBILITY_TIMEOUT", default=CELERY_TASK_TIME_LIMIT + 3600)
 
-if REDIS_URL:
-    CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "maskportal.channel_layer.SafeRedisChannelLayer",
-            # redis-py 8 times reads out after 5 s by default, exactly the layer's blocking-receive
-            # time, so idle sockets died with TimeoutError after ~5 s; the receive's own 5 s server-side
-            # timeout bounds the reads instead (a finite socket timeout here hung task cancellation).
-            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": None}], "capacity": 200, "expiry": 30},
-        }
+
+def redis_channel_layer(url: str) -> dict:
+    """The channel layer on the Redis at `url` (the fault tests point it at a Redis of their own)."""
+    return {
+        "BACKEND": "maskportal.channel_layer.SafeRedisChannelLayer",
+        # redis-py 8 times reads out after 5 s by default, exactly the layer's blocking-receive
+        # time, so idle sockets died with TimeoutError after ~5 s; the receive's own 5 s server-side
+        # timeout bounds the reads instead (a finite socket timeout here hung task cancellation).
+        "CONFIG": {"hosts": [{"address": url, "socket_timeout": None}], "capacity": 200, "expiry": 30},
     }
+
+
+if REDIS_URL:
+    CHANNEL_LAYERS = {"default": redis_channel_layer(REDIS_URL)}
     CACHES = {
         "default": {"BACKEND": "maskportal.cache.SharedPoolRedisCache", "LOCATION": REDIS_URL},
         "throttle": {

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from maskportal.settings.base import redis_channel_layer
 from tests.conftest import REPO, WorkerProcess
 from tests.faults.servers import PostgresServer, RedisServer, Unavailable, wait_until
 
@@ -50,12 +51,7 @@ def redis_backends(own_redis, settings) -> Iterator[RedisServer]:
     from channels.layers import channel_layers
 
     settings.CACHES = {"default": {"BACKEND": "maskportal.cache.SharedPoolRedisCache", "LOCATION": own_redis.url()}}
-    settings.CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "maskportal.channel_layer.SafeRedisChannelLayer",
-            "CONFIG": {"hosts": [{"address": own_redis.url(), "socket_timeout": None}]},
-        }
-    }
+    settings.CHANNEL_LAYERS = {"default": redis_channel_layer(own_redis.url())}
     channel_layers.backends.clear()
     conf = current_app.conf
     saved = (conf.broker_url, conf.broker_transport_options)
