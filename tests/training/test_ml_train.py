@@ -80,6 +80,25 @@ def test_outputs_and_progress_hook(trained):
     assert not list(result.model_path.parent.glob(".staging-*"))
 
 
+def test_no_held_out_figure_chooses_the_weights(tiny_data, tmp_path, monkeypatch):
+    """Every phase runs all its epochs and keeps the last weights: the val split, whose figures
+    are reported, is never watched (no early stopping, no learning-rate drop on its loss)."""
+    import keras
+
+    watchers = []
+    fit = keras.Model.fit
+
+    def spy(self, *args, callbacks=(), **kwargs):
+        watchers.extend(type(c).__name__ for c in callbacks if hasattr(c, "monitor"))
+        return fit(self, *args, callbacks=callbacks, **kwargs)
+
+    monkeypatch.setattr(keras.Model, "fit", spy)
+    result = train_classifier(tiny_data, tmp_path, TrainOptions(epochs=3, input_size=SIZE, synthetic=False, **FAST))
+    assert watchers == []
+    assert [h["phase"] for h in result.history].count("finetune") == 3
+    assert "no early stopping: the val split only reports" in result.card.read_text()
+
+
 def test_exported_model_follows_the_engine_contract(trained):
     result, _ = trained
     classifier = TFLiteClassifier(result.model_path)

@@ -173,7 +173,7 @@ def _training_section(params: dict) -> list[str]:
         f"- Phase 1: {params['epochs_head']} epochs of the new head on frozen-backbone features"
         f" (Adam {params['head_lr']}). Phase 2: up to {params['epochs_finetune_max']} epochs"
         f" fine-tuning from `{params['finetune_from']}` to the top (Adam {params['finetune_lr']},"
-        f" batch {params['batch_size']}), early stopping on {params['early_stopping']}.",
+        f" batch {params['batch_size']}), {params['schedule']}.",
         f"- Class weights {params['class_weight']}; seed {params['seed']}.",
         "",
     ]
@@ -238,7 +238,7 @@ def _metrics_section(metrics: dict) -> list[str]:
 def _history_section(history: list[dict]) -> list[str]:
     lines = [
         "",
-        "Training history (per epoch):",
+        "Training history (per epoch; the val figures are recorded, never used to choose):",
         "",
         "| phase | epoch | loss | acc | val_loss | val_acc |",
         "|---|---|---|---|---|---|",

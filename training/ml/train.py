@@ -40,9 +40,8 @@ FINETUNE_LR = 3e-4
 #: Epochs re-fitting the sigmoid layer after the backbone weights are snapped to the int8 grid.
 REFIT_EPOCHS = 3
 DROPOUT = 0.2
-PATIENCE = 3
-#: Fine-tuning's learning rate is multiplied by LR_DROP after an epoch without a better val_loss.
-LR_DROP = 0.3
+#: Fine-tuning's learning rate falls from FINETUNE_LR to MIN_LR along a cosine over all its epochs,
+#: and the last epoch's weights are kept: no held-out figure chooses the model.
 MIN_LR = 1e-5
 MODEL_NAME = "mask_classifier"
 #: Copies of each street-photo face pair (annotated box + detector-like box) in the training set.
@@ -254,8 +253,8 @@ def train_classifier(
             "finetune_lr": FINETUNE_LR,
             "finetune_from": FINETUNE_FROM,
             "dropout": DROPOUT,
-            "early_stopping": f"val_loss, patience {PATIENCE}, best weights restored; learning rate"
-            f" x{LR_DROP} after an epoch without a better val_loss",
+            "schedule": f"learning rate falling along a cosine to {MIN_LR} over every epoch, the last"
+            " epoch's weights kept (no early stopping: the val split only reports)",
             "class_weight": {CLASSES[k]: round(v, 4) for k, v in class_weight.items()},
             "initial_weights": weights_source,
             "data_source": str(data) if isinstance(data, (str, Path)) else f"{crops.listed} listed images",
@@ -348,7 +347,9 @@ def _fine_tune(model, crops: _Crops, options: TrainOptions, progress: _Progress,
         trainable = trainable or layer.name == FINETUNE_FROM
         # BN holds the imported (folded) scales and biases: keep them fixed
         layer.trainable = trainable and not isinstance(layer, keras.layers.BatchNormalization)
-    model.compile(optimizer=keras.optimizers.Adam(FINETUNE_LR), loss="binary_crossentropy", metrics=["accuracy"])
+    steps = options.epochs * -(-len(train_set.labels) // options.batch_size)
+    schedule = keras.optimizers.schedules.CosineDecay(FINETUNE_LR, steps, alpha=MIN_LR / FINETUNE_LR)
+    model.compile(optimizer=keras.optimizers.Adam(schedule), loss="binary_crossentropy", metrics=["accuracy"])
     train_ds = (
         tf.data.Dataset.from_tensor_slices((train_set.context, train_set.labels))
         .shuffle(len(train_set.labels), seed=options.seed, reshuffle_each_iteration=True)
@@ -362,12 +363,7 @@ def _fine_tune(model, crops: _Crops, options: TrainOptions, progress: _Progress,
         validation_data=val_ds,
         epochs=options.epochs,
         class_weight=class_weight,
-        callbacks=[
-            # a smaller step once val_loss stops falling settles the fine-tuned blocks instead of bouncing
-            keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=LR_DROP, patience=1, min_lr=MIN_LR),
-            keras.callbacks.EarlyStopping(monitor="val_loss", patience=PATIENCE, restore_best_weights=True),
-            hooks,
-        ],
+        callbacks=[hooks],  # the val figures are only recorded: nothing watches them
         verbose=options.verbose,
     )
     if hooks.cancelled:
