@@ -171,7 +171,7 @@ def _training_section(params: dict) -> list[str]:
         f"- Backbone `{params.get('backbone', 'mobilenetv2_1.00')}` at {params['input_size']} px, global average"
         f" pooling, dropout {params['dropout']}, one sigmoid unit. Initial weights: {params['initial_weights']}.",
         f"- Phase 1: {params['epochs_head']} epochs of the new head on frozen-backbone features"
-        f" (Adam {params['head_lr']}). Phase 2: up to {params['epochs_finetune_max']} epochs"
+        f" (Adam {params['head_lr']}). Phase 2: {params['epochs_finetune']} epochs"
         f" fine-tuning from `{params['finetune_from']}` to the top (Adam {params['finetune_lr']},"
         f" batch {params['batch_size']}), {params['schedule']}.",
         f"- Class weights {params['class_weight']}; seed {params['seed']}.",

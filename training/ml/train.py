@@ -245,7 +245,7 @@ def train_classifier(
         params = {
             "input_size": options.input_size,
             "backbone": _backbone_of(model).name,
-            "epochs_finetune_max": options.epochs,
+            "epochs_finetune": options.epochs,
             "epochs_head": 0 if options.initial_model else options.head_epochs,
             "batch_size": options.batch_size,
             "seed": options.seed,
