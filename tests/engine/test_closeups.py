@@ -116,3 +116,22 @@ def test_masked_faces_under_an_orange_lamp_are_reported_masked(pipeline):
     photo = decode_image(shared_dataset("mask-classification") / "with_mask" / "with_mask_3483.jpg")
     faces = pipeline.analyze(photo, recognize=False).faces
     assert len(faces) == 2 and all(face.mask == "with_mask" for face in faces), faces
+
+
+def test_the_closeup_benchmark_judges_a_confident_face_not_a_big_doubtful_box():
+    """benchmarks/closeups.py: a family photo's shirt boxed at .50 outweighed two sure faces by area."""
+    import importlib.util
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "closeups.py"
+    spec = importlib.util.spec_from_file_location("closeups_benchmark", path)
+    benchmark = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(benchmark)
+
+    shirt = SimpleNamespace(box=(153, 83, 219, 155), score=0.503)
+    face = SimpleNamespace(box=(148, 35, 179, 70), score=1.0)
+    assert benchmark.main_face([shirt, face]) is face
+    # among sure faces the larger one still wins
+    near, far = SimpleNamespace(box=(0, 0, 100, 100), score=0.9), SimpleNamespace(box=(0, 0, 30, 30), score=1.0)
+    assert benchmark.main_face([far, near]) is near
