@@ -15,6 +15,7 @@ import csv
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -23,13 +24,16 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 from _datasets import dataset_dirs, datasets_parser  # noqa: E402
 from report import write_report  # noqa: E402
 
+if TYPE_CHECKING:
+    from detection.engine.pipeline import FaceResult
+
 #: The most prominent face is the one with the largest area x score ** MAIN_FACE_SCORE_POWER: a big but
 #: barely accepted box (a shirt, a hood) must not outweigh a confident face. The power was chosen on the
 #: train split of mask-classification (fewest main-face mask errors among 1, 2, 4 and 8), never on val.
 MAIN_FACE_SCORE_POWER = 8
 
 
-def main_face(faces: list):
+def main_face(faces: list[FaceResult]) -> FaceResult:
     """The face an image's label speaks of: the largest, weighted by how sure the engine is of it."""
     return max(
         faces, key=lambda f: (f.box[2] - f.box[0]) * (f.box[3] - f.box[1]) * max(f.score, 1e-3) ** MAIN_FACE_SCORE_POWER
